@@ -1,0 +1,56 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KAFKA_MODE ?= zk
+export KAFKA_MODE
+
+.PHONY: help venv kafka-up kafka-down kafka-status demo test test-unit test-integration \
+        bench-parse bench chaos clean
+
+help:
+	@echo "make demo              set up, start Kafka, run the pipeline on bundled pages, print alerts"
+	@echo "make test              set up, start Kafka, run unit and integration tests"
+	@echo "make test-unit         unit tests only (no broker)"
+	@echo "make kafka-up/-down    start/stop a local broker (KAFKA_MODE=zk|kraft; Docker if available)"
+	@echo "make bench-parse       our parser vs recipe-scrapers, ms/page"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+kafka-up:
+	bash scripts/kafka-local.sh up
+
+kafka-down:
+	bash scripts/kafka-local.sh down
+
+kafka-status:
+	bash scripts/kafka-local.sh status
+
+demo: venv kafka-up
+	$(PY) scripts/demo.py
+
+test: venv kafka-up
+	$(PY) -m pytest tests
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+
+test-integration: venv kafka-up
+	$(PY) -m pytest tests/integration
+
+.venv-bench/.installed: requirements.txt bench/requirements-bench.txt
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet -r requirements.txt -r bench/requirements-bench.txt
+	touch $@
+
+bench-parse: .venv-bench/.installed
+	.venv-bench/bin/python bench/bench_parse.py
+
+clean:
+	rm -rf $(VENV) .venv-bench .pytest_cache .hypothesis

@@ -1,0 +1,179 @@
+"""Kafka clients configured once, for every script, with errors made plain."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+
+from .errors import BrokerUnavailable, RecipeAlertError
+
+log = logging.getLogger(__name__)
+
+# How long to wait for a first answer from the bootstrap servers.
+BOOTSTRAP_TIMEOUT_MS = 10_000
+
+# kafka-python checks max_request_size against the *uncompressed* record, so
+# it must admit the largest page we fetch; the broker's 1 MB limit applies to
+# the compressed batch, which zstd keeps ~5x smaller (see README).
+MAX_RECORD_BYTES = 12 * 1024 * 1024
+PAGE_COMPRESSION = "zstd"
+
+
+class BrokerError(RecipeAlertError):
+    """Kafka refused or failed a request."""
+
+
+def unavailable(bootstrap: str) -> BrokerUnavailable:
+    return BrokerUnavailable(
+        f"no Kafka broker answered at {bootstrap} within {BOOTSTRAP_TIMEOUT_MS // 1000} s; "
+        f"start one with `make kafka-up`, or point --bootstrap-server / "
+        f"KAFKA_BOOTSTRAP_SERVERS at your cluster")
+
+
+@contextlib.contextmanager
+def connecting(bootstrap: str) -> Iterator[None]:
+    """Turn kafka-python's bootstrap timeout into BrokerUnavailable."""
+    try:
+        yield
+    except KafkaTimeoutError as exc:
+        if "bootstrap" in str(exc).lower():
+            raise unavailable(bootstrap) from exc
+        raise
+
+
+def servers(bootstrap: str) -> list[str]:
+    return [s.strip() for s in bootstrap.split(",") if s.strip()]
+
+
+def ensure_topics(bootstrap: str, topics: dict[str, dict[str, str]], partitions: int,
+                  replication_factor: int) -> None:
+    """Create any of ``topics`` (name -> topic configs) that don't exist yet."""
+    with connecting(bootstrap):
+        admin = KafkaAdminClient(bootstrap_servers=servers(bootstrap),
+                                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+                                 client_id="recipe-alert-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = {name: cfg for name, cfg in topics.items() if name not in existing}
+        if not missing:
+            return
+        result = admin.create_topics(
+            {name: {"num_partitions": partitions, "replication_factor": replication_factor,
+                    "configs": cfg} for name, cfg in missing.items()},
+            raise_errors=False, wait_for_metadata=False)
+        created = []
+        for topic in result["topics"]:
+            code = topic["error_code"]
+            if code == 0:
+                created.append(topic["name"])
+            elif code != TopicAlreadyExistsError.errno:  # another instance won the race
+                raise BrokerError(
+                    f"could not create topic {topic['name']!r}: "
+                    f"{topic.get('error_message') or KafkaError.__name__ + ' ' + str(code)}")
+        if created:
+            admin.wait_for_topics(created, timeout_ms=30_000)
+            log.info("created topic(s) %s with %d partition(s), replication factor %d",
+                     ", ".join(created), partitions, replication_factor)
+    finally:
+        admin.close()
+
+
+def make_producer(bootstrap: str, **overrides) -> KafkaProducer:
+    """An idempotent producer (acks=all); kafka-python negotiates the API version."""
+    config = dict(
+        bootstrap_servers=servers(bootstrap),
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        key_serializer=lambda k: k.encode("utf-8") if isinstance(k, str) else k,
+    )
+    config.update(overrides)
+    with connecting(bootstrap):
+        return KafkaProducer(**config)
+
+
+def make_consumer(bootstrap: str, topics: list[str], group: str, *, from_beginning: bool,
+                  **overrides) -> KafkaConsumer:
+    """A group consumer that commits only when told to."""
+    config = dict(
+        bootstrap_servers=servers(bootstrap),
+        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        isolation_level="read_committed",
+    )
+    config.update(overrides)
+    with connecting(bootstrap):
+        consumer = KafkaConsumer(**config)
+    consumer.subscribe(topics)
+    return consumer
+
+
+def batches(consumer, stop, timeout_ms: int | None, poll_ms: int = 200) -> Iterator[dict]:
+    """Polled batches until ``stop``, or until idle for ``timeout_ms``.
+
+    The idle clock runs only while partitions are assigned, so a slow group
+    join does not count as "nothing to consume".
+    """
+    idle_since = None
+    while not stop:
+        batch = consumer.poll(timeout_ms=poll_ms)
+        if batch:
+            idle_since = None
+            yield batch
+        elif timeout_ms is not None and consumer.assignment():
+            idle_since = idle_since or time.monotonic()
+            if (time.monotonic() - idle_since) * 1000 >= timeout_ms:
+                log.info("nothing to consume for %d ms: stopping", timeout_ms)
+                return
+
+
+def header(headers, name: str) -> str | None:
+    """The value of header ``name`` from a record's header list, decoded."""
+    for key, value in headers or ():
+        if key == name:
+            return value.decode("utf-8", "replace") if value is not None else None
+    return None
+
+
+class StopSignal:
+    """Set by SIGINT/SIGTERM, so loops finish their current step and exit cleanly.
+
+    A second signal interrupts at once, for a user who really means it.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._previous = {}
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def _handle(self, signum, _frame) -> None:
+        if self._event.is_set():
+            raise KeyboardInterrupt
+        log.info("%s received: finishing the current step, then stopping",
+                 signal.Signals(signum).name)
+        self._event.set()
+
+    def __enter__(self) -> "StopSignal":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# Run a real single-broker Kafka on localhost:9092 for development and tests.
+#
+#   bash scripts/kafka-local.sh up|down|status|logs
+#
+# With a working Docker engine this drives docker-compose.yml. Without one (our machines
+# and CI) it resolves Apache Kafka's jars from Maven Central into .cache/kafka/ and runs
+# the JVMs directly:
+#   KAFKA_MODE=zk     (default) ZooKeeper + Kafka 3.9 broker
+#   KAFKA_MODE=kraft  single-node combined KRaft broker, Kafka 4.x
+# Other knobs: KAFKA_CACHE_DIR (default <repo>/.cache/kafka), KAFKA_FRESH=1 (wipe this
+# mode's data on up), KAFKA_READY_TIMEOUT (seconds, default 120), KAFKA_NO_DOCKER=1.
+set -euo pipefail
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE_DIR=$(realpath -m "${KAFKA_CACHE_DIR:-$REPO_DIR/.cache/kafka}")
+MODE=${KAFKA_MODE:-zk}
+READY_TIMEOUT=${KAFKA_READY_TIMEOUT:-120}
+STOP_TIMEOUT=30
+KAFKA_PORT=9092
+PYTHON=${PYTHON:-python3}
+PROBE=$REPO_DIR/scripts/kafka_probe.py
+COMPOSE_FILE=$REPO_DIR/docker-compose.yml
+MODES=(zk kraft)
+
+log() { echo "kafka-local: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# --- where things live -------------------------------------------------------------
+
+libs_dir() { echo "$CACHE_DIR/libs/$1"; }
+run_dir() { echo "$CACHE_DIR/run/$1"; }
+components() { if [[ $1 == zk ]]; then echo "zookeeper kafka"; else echo "kafka"; fi; }
+ports_of() {
+    case $1 in
+        zookeeper) echo 2181 ;;
+        kafka) if [[ $2 == zk ]]; then echo "$KAFKA_PORT"; else echo "$KAFKA_PORT 9093"; fi ;;
+    esac
+}
+
+# --- process bookkeeping -----------------------------------------------------------
+
+# Prints the pid if the component runs; the run dir must be on its command line, so a
+# recycled pid is never mistaken for ours.
+component_pid() {
+    local mode=$1 name=$2 pidfile pid cmdline
+    pidfile="$(run_dir "$mode")/$name.pid"
+    [[ -s $pidfile ]] || return 1
+    pid=$(<"$pidfile")
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+    [[ $cmdline == *"$(run_dir "$mode")/"* ]] || return 1
+    echo "$pid"
+}
+
+mode_alive() {
+    local name
+    for name in $(components "$1"); do
+        component_pid "$1" "$name" >/dev/null && return 0
+    done
+    return 1
+}
+
+running_mode() {
+    local mode
+    for mode in "${MODES[@]}"; do
+        if mode_alive "$mode"; then echo "$mode"; return 0; fi
+    done
+}
+
+stop_component() {
+    local mode=$1 name=$2 pid waited=0
+    if pid=$(component_pid "$mode" "$name"); then
+        log "stopping $name ($mode, pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 10)); do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "$name did not stop within ${STOP_TIMEOUT}s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            return 0 # the pid file stays behind as the sign of an unclean stop
+        fi
+    fi
+    rm -f "$(run_dir "$mode")/$name.pid"
+}
+
+stop_mode() {
+    # Broker before ZooKeeper: a ZK-mode broker needs ZooKeeper for a clean shutdown.
+    local name
+    for name in kafka zookeeper; do stop_component "$1" "$name"; done
+}
+
+# --- probing -----------------------------------------------------------------------
+
+# Exit code of kafka_probe.py: 0 Kafka, 1 nothing listens, 2 no answer, 3 not Kafka.
+probe_rc() {
+    local rc=0
+    "$PYTHON" "$PROBE" --quiet "localhost:$1" --timeout "${2:-2}" || rc=$?
+    echo "$rc"
+}
+
+listening() { (exec 3<>"/dev/tcp/localhost/$1") 2>/dev/null; }
+
+require_free_port() {
+    local port=$1 needed_by=$2
+    if [[ $port == "$KAFKA_PORT" ]]; then
+        case $(probe_rc "$port") in
+            1) return 0 ;;
+            0) die "a Kafka broker not started by this script already answers on localhost:$port" \
+                   "(docker compose? another checkout?). Stop it, or use it as it is." ;;
+            *) die "port $port (needed by $needed_by) is taken by something that is not Kafka." ;;
+        esac
+    fi
+    if listening "$port"; then
+        die "port $port (needed by $needed_by) is taken by another process."
+    fi
+}
+
+show_log_tail() {
+    local mode=$1 name file
+    for name in $(components "$mode"); do
+        for file in "$(run_dir "$mode")/logs/$name.log" "$(run_dir "$mode")/logs/$name.out"; do
+            [[ -s $file ]] || continue
+            log "---- last lines of $file"
+            tail -n "${2:-40}" "$file" >&2
+        done
+    done
+}
+
+# Polls until the broker answers ApiVersions; gives up if a process dies or at the deadline.
+wait_until_answering() {
+    local mode=$1 deadline=$((SECONDS + READY_TIMEOUT)) name
+    while true; do
+        [[ $(probe_rc "$KAFKA_PORT") == 0 ]] && return 0
+        if [[ $mode != docker ]]; then
+            for name in $(components "$mode"); do
+                if ! component_pid "$mode" "$name" >/dev/null; then
+                    show_log_tail "$mode"
+                    die "$name exited during startup (logs in $(run_dir "$mode")/logs)"
+                fi
+            done
+        fi
+        if ((SECONDS >= deadline)); then
+            [[ $mode != docker ]] && show_log_tail "$mode"
+            die "Kafka did not answer on localhost:$KAFKA_PORT within ${READY_TIMEOUT}s"
+        fi
+        sleep 0.5
+    done
+}
+
+wait_until_listening() {
+    local mode=$1 name=$2 port=$3 deadline=$((SECONDS + 30))
+    until listening "$port"; do
+        component_pid "$mode" "$name" >/dev/null || { show_log_tail "$mode"; die "$name exited during startup"; }
+        ((SECONDS < deadline)) || { show_log_tail "$mode"; die "$name did not listen on $port within 30s"; }
+        sleep 0.2
+    done
+}
+
+# --- jars and configs --------------------------------------------------------------
+
+# Resolves the mode's jars once; the marker holds the pom's hash so editing the pom re-resolves.
+ensure_jars() {
+    local mode=$1 pom="$REPO_DIR/kafka/$1/pom.xml" libs stamp tmp
+    libs=$(libs_dir "$mode")
+    stamp=$(sha256sum "$pom" | cut -d' ' -f1)
+    if [[ -f $libs/.complete && $(<"$libs/.complete") == "$stamp" ]]; then return 0; fi
+    command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Kafka's jars the first time"
+    log "resolving Kafka jars for mode $mode from Maven Central (first run only)"
+    tmp="$libs.tmp.$$"
+    rm -rf "$tmp"
+    mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$tmp" -DincludeScope=runtime \
+        >"$CACHE_DIR/maven-$mode.log" 2>&1 \
+        || { cat "$CACHE_DIR/maven-$mode.log" >&2; die "Maven could not resolve $pom"; }
+    echo "$stamp" >"$tmp/.complete"
+    rm -rf "$libs"
+    mv "$tmp" "$libs"
+}
+
+render() { # template, output, then NAME=value pairs for @NAME@ placeholders
+    local template=$1 out=$2 pair expr=()
+    shift 2
+    for pair in "$@"; do expr+=(-e "s|@${pair%%=*}@|${pair#*=}|g"); done
+    sed "${expr[@]}" "$template" >"$out"
+}
+
+logging_opt() {
+    if [[ $1 == zk ]]; then
+        echo "-Dlog4j.configuration=file:$REPO_DIR/kafka/zk/log4j.properties"
+    else
+        echo "-Dlog4j2.configurationFile=$REPO_DIR/kafka/kraft/log4j2.properties"
+    fi
+}
+
+# Sets JAVA_CMD: mode, log name, then JVM flags, main class and its args.
+set_java_cmd() {
+    local mode=$1 name=$2
+    shift 2
+    JAVA_CMD=(java -XX:+UseG1GC -Djava.awt.headless=true "$(logging_opt "$mode")"
+        "-Dkafka.logs.dir=$(run_dir "$mode")/logs" "-Dkafka.log.file=$name.log"
+        -cp "$(libs_dir "$mode")/*" "$@")
+}
+
+# Starts a JVM in its own session so it outlives this shell; fd 9 (our lock) is not inherited.
+start_component() {
+    local mode=$1 name=$2 run
+    shift 2
+    run=$(run_dir "$mode")
+    set_java_cmd "$mode" "$name" "$@"
+    nohup setsid "${JAVA_CMD[@]}" >"$run/logs/$name.out" 2>&1 </dev/null 9>&- &
+    echo $! >"$run/$name.pid"
+    log "started $name ($mode, pid $!)"
+}
+
+# A ZK-mode broker that died without a clean shutdown leaves its registration (and
+# /controller) in ZooKeeper until its session expires, and a new broker with the same id
+# exits with NodeExists. Its leftover pid file is how we know it died.
+clear_stale_zk_registration() {
+    [[ -e $(run_dir zk)/kafka.pid ]] || return 0
+    log "the previous broker did not stop cleanly; clearing its registration in ZooKeeper"
+    set_java_cmd zk zookeeper-shell -Xmx128M org.apache.zookeeper.ZooKeeperMain -server localhost:2181
+    printf 'delete /brokers/ids/0\ndelete /controller\nquit\n' |
+        "${JAVA_CMD[@]}" >"$(run_dir zk)/logs/zookeeper-shell.out" 2>&1 9>&- || true
+}
+
+format_kraft_storage() {
+    local run cluster_id
+    run=$(run_dir kraft)
+    [[ -f $run/data/kafka/meta.properties ]] && return 0 # formatted already; skip a JVM start
+    if [[ ! -s $run/cluster.id ]]; then
+        "$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))' \
+            >"$run/cluster.id"
+    fi
+    cluster_id=$(<"$run/cluster.id")
+    set_java_cmd kraft storage-tool -Xmx256M kafka.tools.StorageTool format --standalone \
+        -t "$cluster_id" -c "$run/config/server.properties" --ignore-formatted
+    "${JAVA_CMD[@]}" >"$run/logs/storage-tool.out" 2>&1 9>&- \
+        || { cat "$run/logs/storage-tool.out" >&2; die "formatting KRaft storage failed"; }
+}
+
+# --- commands ----------------------------------------------------------------------
+
+docker_available() {
+    [[ ${KAFKA_NO_DOCKER:-0} != 1 ]] && command -v docker >/dev/null &&
+        timeout 15 docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1
+}
+
+take_lock() {
+    mkdir -p "$CACHE_DIR"
+    exec 9>"$CACHE_DIR/.lock"
+    flock -w 600 9 || die "another kafka-local.sh up/down is still running"
+}
+
+up_docker() {
+    log "Docker is available: starting docker-compose.yml"
+    docker compose -f "$COMPOSE_FILE" up -d --wait
+    wait_until_answering docker
+    log "Kafka answers on localhost:$KAFKA_PORT (docker compose)"
+}
+
+up_local() {
+    local other run name port
+    [[ $MODE == zk || $MODE == kraft ]] || die "KAFKA_MODE must be zk or kraft, not '$MODE'"
+    command -v java >/dev/null || die "java is needed (Java 17+)"
+    other=$(running_mode)
+    if [[ -n $other && $other != "$MODE" ]]; then
+        die "the $other broker started by this script is running; run 'down' first"
+    fi
+    if [[ -n $other && ${KAFKA_FRESH:-0} == 1 ]]; then
+        stop_mode "$MODE"
+    elif [[ -n $other && $(probe_rc "$KAFKA_PORT") == 0 ]]; then
+        log "already running ($MODE) and answering on localhost:$KAFKA_PORT"
+        return 0
+    fi
+
+    run=$(run_dir "$MODE")
+    for name in $(components "$MODE"); do
+        component_pid "$MODE" "$name" >/dev/null && continue
+        for port in $(ports_of "$name" "$MODE"); do require_free_port "$port" "$name"; done
+    done
+    ensure_jars "$MODE"
+    if [[ ${KAFKA_FRESH:-0} == 1 ]]; then
+        log "KAFKA_FRESH=1: wiping $run/data"
+        rm -rf "$run/data"
+    fi
+    mkdir -p "$run/config" "$run/logs" "$run/data/zookeeper" "$run/data/kafka"
+    render "$REPO_DIR/kafka/$MODE/server.properties" "$run/config/server.properties" "LOG_DIRS=$run/data/kafka"
+
+    if [[ $MODE == zk ]]; then
+        render "$REPO_DIR/kafka/zk/zookeeper.properties" "$run/config/zookeeper.properties" \
+            "DATA_DIR=$run/data/zookeeper"
+        if ! component_pid zk zookeeper >/dev/null; then
+            start_component zk zookeeper -Xmx256M \
+                org.apache.zookeeper.server.quorum.QuorumPeerMain "$run/config/zookeeper.properties"
+        fi
+        # The broker gives up if ZooKeeper is not reachable within its connection timeout.
+        wait_until_listening zk zookeeper 2181
+        component_pid zk kafka >/dev/null || clear_stale_zk_registration
+    else
+        format_kraft_storage
+    fi
+    if ! component_pid "$MODE" kafka >/dev/null; then
+        start_component "$MODE" kafka -Xmx512M -Xms256M kafka.Kafka "$run/config/server.properties"
+    fi
+    wait_until_answering "$MODE"
+    log "Kafka ($MODE) answers on localhost:$KAFKA_PORT; logs in $run/logs"
+}
+
+cmd_up() {
+    take_lock
+    if docker_available; then up_docker; else up_local; fi
+}
+
+cmd_down() {
+    local mode stopped=0
+    take_lock
+    if docker_available; then docker compose -f "$COMPOSE_FILE" down; fi
+    for mode in "${MODES[@]}"; do
+        if mode_alive "$mode"; then
+            stop_mode "$mode"
+            stopped=1
+        fi
+    done
+    ((stopped)) && log "stopped" || log "no local broker was running"
+}
+
+cmd_status() {
+    local mode name pid rc
+    if docker_available; then docker compose -f "$COMPOSE_FILE" ps; fi
+    mode=$(running_mode)
+    if [[ -n $mode ]]; then
+        for name in $(components "$mode"); do
+            if pid=$(component_pid "$mode" "$name"); then
+                echo "$name ($mode): running, pid $pid"
+            else
+                echo "$name ($mode): not running"
+            fi
+        done
+    else
+        echo "no local broker started by this script is running"
+    fi
+    rc=$(probe_rc "$KAFKA_PORT")
+    case $rc in
+        0) echo "localhost:$KAFKA_PORT: a Kafka broker answers" ;;
+        1) echo "localhost:$KAFKA_PORT: nothing listens" ;;
+        2) echo "localhost:$KAFKA_PORT: something listens but does not answer (starting?)" ;;
+        *) echo "localhost:$KAFKA_PORT: something that is not Kafka listens" ;;
+    esac
+    [[ $rc == 0 ]]
+}
+
+cmd_logs() {
+    local mode
+    if docker_available; then
+        docker compose -f "$COMPOSE_FILE" logs --tail "${KAFKA_LOG_LINES:-100}"
+        return
+    fi
+    mode=$(running_mode)
+    show_log_tail "${mode:-$MODE}" "${KAFKA_LOG_LINES:-100}" 2>&1
+}
+
+case ${1:-} in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    logs) cmd_logs ;;
+    *) echo "usage: $0 up|down|status|logs   (env: KAFKA_MODE=zk|kraft, KAFKA_FRESH=1, KAFKA_CACHE_DIR)" >&2
+       exit 2 ;;
+esac
