@@ -14,8 +14,13 @@ serving exceed --threshold:
 
     Alert: <title> calories count is <calories>
 
-Recipes without a calorie count never alert. Offsets are committed only after
-the alerts are written, so a crash repeats at most the alerts in flight."""
+Recipes without a calorie count never alert. Each recipe alerts once: alerts
+are recorded in the compacted --alerts-topic, keyed by recipe URL, and every
+notifier in the group reads it, so a re-crawl, a restart or a second notifier
+does not repeat an alert (--repeat-alerts restores the tutorial's behaviour).
+
+Offsets are committed only after the alerts are written and recorded, so a
+crash repeats at most the alerts that were in flight."""
 
 EPILOG = "exit codes: 0 done or stopped by Ctrl-C/SIGTERM; 2 bad arguments or no broker."
 
@@ -28,6 +33,19 @@ def build_parser():
                         help="consumer group; instances in one group share the partitions")
     parser.add_argument("--threshold", type=float, default=200,
                         help="alert when calories per serving are above this")
+    parser.add_argument("--min-calories", type=float, default=None,
+                        help="alert at or above this instead of above --threshold")
+    parser.add_argument("--max-calories", type=float, default=None,
+                        help="never alert above this (with --min-calories: alert on a range)")
+    parser.add_argument("--alerts-topic", type=config.topic_arg, default="calorie_alerts",
+                        help="compacted topic recording which recipes already alerted")
+    parser.add_argument("--repeat-alerts", action="store_true",
+                        help="alert every time a recipe is seen, as the tutorial did")
+    parser.add_argument("--webhook", metavar="URL", default=None,
+                        help="also POST each alert as JSON {\"text\": ...} to this "
+                             "Slack/Mattermost-style incoming webhook")
+    parser.add_argument("--webhook-timeout", type=config.non_negative_float, default=5.0,
+                        help="seconds per webhook request")
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text",
                         help="text: the tutorial's line; json: one JSON object per alert")
     parser.add_argument("--from-beginning", action=argparse.BooleanOptionalAction, default=True,
@@ -46,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         topic=args.topic,
         group=args.group,
         threshold=args.threshold,
+        min_calories=args.min_calories,
+        max_calories=args.max_calories,
+        alerts_topic=args.alerts_topic,
+        repeat_alerts=args.repeat_alerts,
+        webhook=args.webhook,
+        webhook_timeout=args.webhook_timeout,
         output_format=args.output_format,
         from_beginning=args.from_beginning,
         timeout_ms=args.timeout_ms,

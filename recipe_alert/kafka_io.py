@@ -101,7 +101,7 @@ def make_producer(bootstrap: str, **overrides) -> KafkaProducer:
 
 
 def make_consumer(bootstrap: str, topics: list[str], group: str, *, from_beginning: bool,
-                  **overrides) -> KafkaConsumer:
+                  listener=None, **overrides) -> KafkaConsumer:
     """A group consumer that commits only when told to."""
     config = dict(
         bootstrap_servers=servers(bootstrap),
@@ -114,7 +114,7 @@ def make_consumer(bootstrap: str, topics: list[str], group: str, *, from_beginni
     config.update(overrides)
     with connecting(bootstrap):
         consumer = KafkaConsumer(**config)
-    consumer.subscribe(topics)
+    consumer.subscribe(topics, listener=listener)
     return consumer
 
 

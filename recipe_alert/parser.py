@@ -168,7 +168,7 @@ def _canonical_url(raw: bytes) -> str | None:
 
 # ------------------------------------------------------------ page and bytes
 
-_CHARSET_META = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_CHARSET_META = re.compile(rb"""<meta\b[^>]{0,512}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _PRESCAN_BYTES = 16 * 1024
 # Browsers read these labels as windows-1252, so pages written for them do too.
 _READ_AS_CP1252 = {"ascii", "iso8859-1", "cp1252"}
@@ -321,12 +321,15 @@ _STRING = r'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)'
 _JSON_STRING_OR_TRAILING_COMMA = re.compile(_STRING + r"|,(\s*+[}\]])", re.S)
 _JSON_STRING = re.compile(_STRING, re.S)
 _BAD_ESCAPE = re.compile(r'\\([^"\\/bfnrtu])')
-_WRAPPERS = re.compile(
-    r"^\s*(?://|/\*)?\s*(?:<!\[CDATA\[|<!--)\s*(?:\*/)?|(?://|/\*)?\s*(?:\]\]>|-->)\s*(?:\*/)?\s*$")
+_WRAP_START = re.compile(r"\A(?://|/\*)?\s*(?:<!\[CDATA\[|<!--)\s*(?:\*/)?")
+_WRAP_END = re.compile(r"(?://|/\*)?\s*(?:\]\]>|-->)\s*(?:\*/)?\Z")
 
 
-def _strip_wrappers(text: str) -> str:
-    return _WRAPPERS.sub("", text).strip()
+def _strip_wrappers(text: str) -> str:  # // <![CDATA[ ... // ]]>  and  <!-- ... -->
+    text = _WRAP_START.sub("", text.strip(), count=1)
+    tail_at = max(0, len(text) - 64)  # the closer is at the very end: search only there
+    end = _WRAP_END.search(text, tail_at)
+    return (text[:end.start()] if end else text).strip()
 
 
 def _drop_trailing_commas(text: str) -> str:

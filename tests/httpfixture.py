@@ -52,6 +52,7 @@ class Exchange:
         self.method = handler.command
         self.path = handler.path
         self.headers = dict(handler.headers.items())
+        self.body = handler.request_body
 
     def wait(self, seconds: float) -> bool:
         """Stall up to ``seconds``, ending early when the server stops (keeps tests bounded)."""
@@ -179,6 +180,9 @@ class LocalHTTPServer:
 
     # -- serving ---------------------------------------------------------
     def _dispatch(self, handler: _Handler) -> None:
+        # Read the request body even when no route looks at it, so keep-alive stays in sync.
+        length = int(handler.headers.get("Content-Length") or 0)
+        handler.request_body = handler.rfile.read(length) if length else b""
         with self._lock:
             self.requests.append(
                 LoggedRequest(time.monotonic(), handler.command, handler.path, dict(handler.headers.items()))

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
@@ -88,3 +88,27 @@ def header(record, name: str) -> str | None:
         if key == name:
             return value.decode()
     return None
+
+
+def create_topic(topic: str, partitions: int) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        admin.create_topics({topic: {"num_partitions": partitions, "replication_factor": 1}},
+                            wait_for_metadata=True)
+    finally:
+        admin.close()
+
+
+def wait_for_group(group: str, members: int, timeout_s: float = 60) -> None:
+    """Until ``group`` is Stable with ``members`` members (polled, bounded)."""
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = admin.describe_groups([group])[group]
+            if state["group_state"] == "Stable" and len(state["members"]) == members:
+                return
+            time.sleep(0.1)  # polling a broker-side state; there is no event to wait on
+        raise AssertionError(f"group {group} did not reach {members} stable members: {state}")
+    finally:
+        admin.close()

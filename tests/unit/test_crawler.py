@@ -432,7 +432,6 @@ def test_robots_crawl_delay_is_honoured_when_longer(server, make_crawler, fake_t
 @pytest.mark.parametrize(
     "robots_reply, expected, robots_requests",
     [
-        ((404, HTML, b"no"), Page, 1),
         ((401, HTML, b"who?"), Skipped("", "robots"), 1),
         ((403, HTML, b"bots go away"), Failed("", "site refuses automated access (HTTP 403 on robots.txt)", 403, True), 1),
         ((402, HTML, b"pay"), Failed("", "site refuses automated access (HTTP 402 on robots.txt)", 402, True), 1),
@@ -443,14 +442,18 @@ def test_robots_status_decides_access(server, make_crawler, robots_reply, expect
     server.route("/robots.txt", robots_reply)
     server.route("/recipe/1/a/", recipe("a"))
     url = server.url("/recipe/1/a/")
-    crawler = make_crawler(retries=1)
-    outcomes = list(crawler.fetch_urls([url, server.url("/recipe/1/a/?again=1")]))
-    if expected is Page:
-        assert [type(o) for o in outcomes] == [Page, Page]
-        return
+    outcomes = list(make_crawler(retries=1).fetch_urls([url, server.url("/recipe/1/a/?again=1")]))
     assert outcomes[0] == replace(expected, url=url)
     assert server.count("/robots.txt") == robots_requests  # fetched once per crawl, retried only on 5xx
     assert not any(p.startswith("/recipe/") for p in server.paths())
+
+
+def test_missing_robots_allows_everything(server, make_crawler):
+    server.route("/robots.txt", (404, HTML, b"no such file"))
+    server.route("/recipe/1/a/", recipe("a"))
+    outcomes = list(make_crawler().fetch_urls([server.url("/recipe/1/a/")]))
+    assert [type(o) for o in outcomes] == [Page]
+    assert server.paths() == ["/robots.txt", "/recipe/1/a/"]
 
 
 def test_robots_can_be_ignored(server, make_crawler):
@@ -664,7 +667,10 @@ def test_only_html_is_kept(server, make_crawler, content_type, kept):
     server.route("/recipe/1/a/", (200, {"Content-Type": content_type}, b"<html></html>"))
     crawler = make_crawler(obey_robots=False)
     [outcome] = crawler.fetch_urls([server.url("/recipe/1/a/")])
-    assert isinstance(outcome, Page) if kept else outcome == Skipped(server.url("/recipe/1/a/"), "not-html")
+    if kept:
+        assert isinstance(outcome, Page)
+    else:
+        assert outcome == Skipped(server.url("/recipe/1/a/"), "not-html")
     assert crawler.stats.skipped_not_html == (0 if kept else 1)
 
 
@@ -713,9 +719,10 @@ def test_crawls_the_bundled_demo_site(make_crawler):
 
 
 def test_directory_serving_stays_inside_the_directory():
-    with LocalHTTPServer(directory=SAMPLES / "recipes") as site:
-        assert requests.get(site.url("/96/salad/"), timeout=5).status_code == 200
-        assert requests.get(site.url("/96/salad/index.html"), timeout=5).headers["Content-Type"].startswith("text/html")
-        assert requests.get(site.url("/../robots.txt"), timeout=5).status_code == 404
-        assert requests.get(site.url("/%2e%2e/robots.txt"), timeout=5).status_code == 404
-        assert requests.get(site.url("/missing/"), timeout=5).status_code == 404
+    with LocalHTTPServer(directory=SAMPLES / "recipes") as site, requests.Session() as session:
+        session.trust_env = False
+        assert session.get(site.url("/96/salad/"), timeout=5).status_code == 200
+        assert session.get(site.url("/96/salad/index.html"), timeout=5).headers["Content-Type"].startswith("text/html")
+        assert session.get(site.url("/missing/"), timeout=5).status_code == 404
+        # samples/site/robots.txt exists, one level above the served directory.
+        assert session.get(site.url("/%2e%2e/robots.txt"), timeout=5).status_code == 404

@@ -40,3 +40,39 @@ def test_only_numeric_calories_above_the_threshold_alert(calories, alert):
 @pytest.mark.parametrize("value", [b"", None, b"not json", b"[1, 2]", b"\xff\xfe", b"42"])
 def test_unreadable_records_are_not_recipes(value):
     assert read_recipe(value) is None
+
+
+def test_webhook_retries_with_backoff_then_recovers():
+    from recipe_alert.notifier import Webhook
+    from tests.httpfixture import LocalHTTPServer
+
+    sleeps = []
+    with LocalHTTPServer() as server:
+        server.route("/hook", (500, {}, b""), (500, {}, b""), (200, {}, b"ok"))
+        hook = Webhook(server.url("/hook"), timeout=2, retries=4, sleep=sleeps.append)
+        assert hook.post("Alert: x", {}) is True
+        assert server.count("/hook") == 3
+    assert sleeps == [0.5, 1.0]
+
+
+def test_a_dead_webhook_costs_one_attempt_per_alert_until_it_recovers():
+    from recipe_alert.notifier import Webhook
+    from tests.httpfixture import LocalHTTPServer
+
+    sleeps = []
+    with LocalHTTPServer() as server:
+        server.route("/hook", *[(503, {}, b"")] * 6, (204, {}, b""))
+        hook = Webhook(server.url("/hook"), timeout=2, retries=4, sleep=sleeps.append)
+        assert hook.post("first", {}) is False   # 5 attempts
+        assert hook.post("second", {}) is False  # 1 attempt: known to be down
+        assert hook.post("third", {}) is True    # recovered
+        assert server.count("/hook") == 7
+    assert sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("calories, low, high, alert", [
+    (150, 100, None, True), (100, 100, None, True), (99, 100, None, False),
+    (450, None, 400, False), (300, None, 400, True), (250, 100, 300, True), (350, 100, 300, False),
+])
+def test_min_and_max_calories_alert_on_a_range(calories, low, high, alert):
+    assert should_alert(recipe(calories), 200, low, high) is alert

@@ -12,6 +12,7 @@ import logging
 import math
 from contextlib import contextmanager
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -149,7 +150,16 @@ def test_deep_nesting_is_not_a_crash():
     check("<div itemscope itemprop='x'>" * 5_000 + "<span itemprop='calories'>5</span>")
 
 
-def test_pathological_broken_json_stays_fast_enough_to_finish():
-    # Unterminated strings full of escapes once made the repair regexes quadratic.
-    block = '{"@type": "Recipe", "name": "' + '\\"' * 200_000
+@pytest.mark.parametrize("block", [
+    '{"@type": "Recipe", "name": "' + '\\"' * 200_000,  # unterminated string full of escapes
+    '{"@type": "Recipe", "name": "x"' + " " * 200_000 + "x",  # long whitespace run before junk
+    '{"@type": "Recipe", "name": "x"' + ", " * 100_000 + "x",
+])
+def test_pathological_broken_json_finishes(block):
+    # Each of these once made a repair regex quadratic: minutes instead of milliseconds.
     assert check(f'<script type="application/ld+json">{block}</script>') is None
+
+
+def test_pathological_markup_finishes():
+    check(b"<meta" * 5_000 + b"<h1>x</h1>")
+    check("<html><body><h1>" + "<a" * 50_000 + "</h1>" + '<span class="recipe-ingred_txt">1 egg</span>')

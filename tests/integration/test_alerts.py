@@ -1,0 +1,85 @@
+"""Alerts once per recipe, across restarts, re-crawls and notifier instances."""
+
+import json
+
+from kafka import KafkaProducer
+
+from tests.httpfixture import LocalHTTPServer
+from tests.kafkatools import BOOTSTRAP, create_topic, run_script, start_script, wait_for_group
+
+
+def publish(topic: str, recipes: list[dict]) -> None:
+    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP)
+    for recipe in recipes:
+        producer.send(topic, key=recipe["url"].encode(), value=json.dumps(recipe).encode())
+    producer.flush()
+    producer.close()
+
+
+def recipes(n: int, era: str = "https") -> list[dict]:
+    host = "https://www.allrecipes.com" if era == "https" else "http://allrecipes.com"
+    return [{"title": f"Dish {i}", "calories": 300 + i, "url": f"{host}/recipe/{i}/dish-{i}/"}
+            for i in range(n)]
+
+
+def notify(names, *extra, group=None):
+    return run_script("consumer_notification.py", "--topic", names.parsed,
+                      "--alerts-topic", names.dead, "--group", group or names.notifier_group,
+                      "--timeout-ms", "1500", *extra)
+
+
+def test_recrawl_and_restart_do_not_repeat_alerts(names):
+    publish(names.parsed, recipes(3))
+    first = notify(names)
+    assert first.returncode == 0, first.stderr
+    assert sorted(first.stdout.splitlines()) == [f"Alert: Dish {i} calories count is {300 + i}"
+                                                 for i in range(3)]
+    # The same recipes crawled again, from another era of their URLs, plus one new one.
+    publish(names.parsed, recipes(3, era="http") + [
+        {"title": "New", "calories": 999, "url": "https://www.allrecipes.com/recipe/9/new/"}])
+    second = notify(names)
+    assert second.stdout.splitlines() == ["Alert: New calories count is 999"]
+    assert "3 repeat(s) suppressed" in second.stderr
+    # A new group (another machine, fresh offsets) still knows what was alerted.
+    third = notify(names, group=names.notifier_group + ".other")
+    assert third.stdout == ""
+    assert "7 repeat(s) suppressed" in third.stderr  # all 7 records seen
+
+
+def test_repeat_alerts_restores_tutorial_behaviour(names):
+    publish(names.parsed, recipes(2) + recipes(2))
+    result = notify(names, "--repeat-alerts")
+    assert len(result.stdout.splitlines()) == 4
+
+
+def test_two_notifiers_in_one_group_never_alert_twice(names):
+    batch = recipes(60)
+    create_topic(names.parsed, 4)
+    procs = [start_script("consumer_notification.py", "--topic", names.parsed,
+                          "--alerts-topic", names.dead, "--group", names.notifier_group,
+                          "--timeout-ms", "4000") for _ in range(2)]
+    wait_for_group(names.notifier_group, members=2)
+    publish(names.parsed, batch)
+    publish(names.parsed, batch)  # every recipe twice
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+    lines = [line for out, _ in outputs for line in out.splitlines()]
+    assert sorted(lines) == sorted(f"Alert: Dish {i} calories count is {300 + i}" for i in range(60))
+    assert all(out for out, _ in outputs), "both notifiers should have had partitions"
+
+
+def test_webhook_gets_each_alert_even_when_it_fails_first(names):
+    received = []
+    with LocalHTTPServer() as server:
+        def capture(exchange):
+            received.append(json.loads(exchange.body))
+            return (200, {"Content-Type": "text/plain"}, b"ok")
+
+        server.route("/hook", (500, {}, b"down"), (503, {}, b"still down"), capture)
+        publish(names.parsed, recipes(2))
+        result = notify(names, "--webhook", server.url("/hook"))
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    assert sorted(r["alert"]["title"] for r in received) == ["Dish 0", "Dish 1"]
+    assert all(r["text"].startswith("Alert: Dish ") for r in received)
+    assert "webhook" in result.stderr and "HTTP 500" in result.stderr
