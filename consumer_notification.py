@@ -31,11 +31,11 @@ def build_parser():
                         help="topic of parsed JSON recipes")
     parser.add_argument("--group", default="recipe-notifier",
                         help="consumer group; instances in one group share the partitions")
-    parser.add_argument("--threshold", type=float, default=200,
+    parser.add_argument("--threshold", type=float, default=200, metavar="KCAL",
                         help="alert when calories per serving are above this")
-    parser.add_argument("--min-calories", type=float, default=None,
+    parser.add_argument("--min-calories", type=float, default=None, metavar="KCAL",
                         help="alert at or above this instead of above --threshold")
-    parser.add_argument("--max-calories", type=float, default=None,
+    parser.add_argument("--max-calories", type=float, default=None, metavar="KCAL",
                         help="never alert above this (with --min-calories: alert on a range)")
     parser.add_argument("--alerts-topic", type=config.topic_arg, default="calorie_alerts",
                         help="compacted topic recording which recipes already alerted")
@@ -45,6 +45,7 @@ def build_parser():
                         help="also POST each alert as JSON {\"text\": ...} to this "
                              "Slack/Mattermost-style incoming webhook")
     parser.add_argument("--webhook-timeout", type=config.non_negative_float, default=5.0,
+                        metavar="SECONDS",
                         help="seconds per webhook request")
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text",
                         help="text: the tutorial's line; json: one JSON object per alert")

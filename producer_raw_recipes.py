@@ -18,8 +18,8 @@ Sources, pick one:
   --from-dir DIR   .html files saved from a browser (works when a site blocks crawlers)
 
 The crawler obeys robots.txt, waits --delay seconds between requests to a host
-and names itself in its User-Agent. Pages are compressed with zstd so that pages
-up to 10 MB pass a stock broker's 1 MB message limit."""
+and names itself in its User-Agent. Pages are compressed with zstd (about 5x),
+so real pages of several MB pass a stock broker's 1 MB message limit."""
 
 EPILOG = """\
 exit codes: 0 all pages published; 1 some pages failed; 2 bad arguments or no
@@ -34,21 +34,24 @@ def build_parser():
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--category-url", default=publisher.DEFAULT_CATEGORY_URL,
                         help="listing page whose recipes are crawled")
-    source.add_argument("--url", nargs="+", dest="urls", metavar="URL", default=(),
+    source.add_argument("--url", nargs="+", dest="urls", metavar="URL", default=None,
                         help="fetch these recipe pages instead of crawling a category")
     source.add_argument("--from-dir", metavar="DIR",
                         help="publish the .html files in DIR instead of fetching")
-    parser.add_argument("--limit", type=config.positive_int, default=None,
+    parser.add_argument("--limit", type=config.positive_int, default=None, metavar="N",
                         help="most recipe pages to fetch (default: all listed)")
     parser.add_argument("--max-pages", type=config.positive_int, default=defaults.max_pages,
+                        metavar="N",
                         help="listing pages to follow through pagination")
     parser.add_argument("--delay", type=config.non_negative_float, default=defaults.delay,
+                        metavar="SECONDS",
                         help="seconds between requests to the same host")
     parser.add_argument("--request-timeout", type=config.non_negative_float,
-                        default=defaults.timeout, help="seconds before a request is abandoned")
+                        default=defaults.timeout, metavar="SECONDS", help="seconds before a request is abandoned")
     parser.add_argument("--max-page-bytes", type=config.positive_int, default=defaults.max_bytes,
+                        metavar="BYTES",
                         help="larger responses are skipped, read no further")
-    parser.add_argument("--user-agent", default=defaults.user_agent,
+    parser.add_argument("--user-agent", default=defaults.user_agent, metavar="TEXT",
                         help="User-Agent header sent with every request")
     parser.add_argument("--ignore-robots", action="store_true",
                         help="do not obey robots.txt; only where the site owner allows it: "
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap=config.resolve_bootstrap(args.bootstrap_server),
         topic=args.topic,
         category_url=args.category_url,
-        urls=tuple(args.urls),
+        urls=tuple(args.urls or ()),
         from_dir=args.from_dir,
         crawl=CrawlSettings(
             user_agent=args.user_agent,

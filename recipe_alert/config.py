@@ -89,9 +89,9 @@ def make_parser(prog: str, description: str, epilog: str = "") -> argparse.Argum
 
 
 def add_topic_creation_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--partitions", type=positive_int, default=3,
+    parser.add_argument("--partitions", type=positive_int, default=3, metavar="N",
                         help="partitions for topics this script creates on first use")
-    parser.add_argument("--replication-factor", type=positive_int, default=1,
+    parser.add_argument("--replication-factor", type=positive_int, default=1, metavar="N",
                         help="replication factor for topics this script creates on first use")
 
 

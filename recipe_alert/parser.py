@@ -37,7 +37,13 @@ KJ_PER_KCAL = 4.184
 
 
 def scrape_html(page: bytes | str, url: str | None = None) -> dict:
-    """The recipe on ``page`` as a flat record (see module doc of the keys).
+    """The recipe on ``page`` as a flat record, keys in this order:
+
+    url (normalised canonical URL, else of ``url``, else None), title,
+    submitter, description, calories (kcal per serving, int or float, None
+    when unknown), ingredients (list), servings, nutrition (other
+    NutritionInformation fields as text), source ("json-ld", "microdata",
+    "legacy-html" or "html": how it was read).
 
     ``url`` is where the page was fetched from; the page's own canonical URL
     wins over it. Raises ``NotARecipe`` when the page holds no recipe.
