@@ -42,9 +42,8 @@ from typing import Callable, Iterable, Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
-import lxml.etree
-import lxml.html
 import requests
+from bs4 import BeautifulSoup
 from urllib3.exceptions import NameResolutionError
 
 from recipe_alert import __version__
@@ -388,10 +387,7 @@ class Crawler:
 # -- pure helpers ----------------------------------------------------------
 
 # 2018 cards hold the link inside an h3; 2022+ cards are the link itself.
-_CARD_LINKS = lxml.etree.XPath(
-    "//h3[contains(concat(' ', normalize-space(@class), ' '), ' fixed-recipe-card__h3 ')]//a[@href]"
-    " | //a[@href][contains(concat(' ', normalize-space(@class), ' '), ' mntl-card-list-items ')]"
-)
+_CARD_LINKS = "h3.fixed-recipe-card__h3 a[href], a.mntl-card-list-items[href]"
 # A class token such as "next", "mntl-pagination__next" or "pagination-next-link".
 _NEXT_CLASS = re.compile(r"^(?:.*[_-])?next(?:[_-](?:page|link|button))?$", re.I)
 _NEXT_TEXT = re.compile(r"^\s*next(?:\s+page)?\s*[›»>→]?\s*$", re.I)  # "Next", "Next page ›"
@@ -407,7 +403,7 @@ def extract_recipe_links(listing_html: bytes, base_url: str) -> list[str]:
     if doc is None:
         return []
     base = _base_url(doc, base_url)
-    for anchors in (_CARD_LINKS(doc), doc.iterfind(".//a[@href]")):
+    for anchors in (doc.select(_CARD_LINKS), doc.find_all("a", href=True)):
         links, seen = [], set()
         for anchor in anchors:
             url = _absolute(base, anchor.get("href"))
@@ -428,10 +424,11 @@ def find_next_page(listing_html: bytes, base_url: str) -> str | None:
     if doc is None:
         return None
     base = _base_url(doc, base_url)
-    by_rel = [el for el in doc.iter("link", "a") if "next" in (el.get("rel") or "").lower().split()]
+    by_rel = [el for el in doc.find_all(("link", "a"))
+              if "next" in [rel.lower() for rel in el.get("rel") or ()]]
     by_look = [
-        a for a in doc.iter("a")
-        if any(map(_NEXT_CLASS.match, (a.get("class") or "").split())) or _NEXT_TEXT.match(a.text_content())
+        a for a in doc.find_all("a")
+        if any(map(_NEXT_CLASS.match, a.get("class") or ())) or _NEXT_TEXT.match(a.get_text())
     ]
     here = normalize_url(base_url)
     for el in by_rel + by_look:
@@ -481,16 +478,15 @@ def _origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
-def _parse_html(body: bytes):
-    try:
-        return lxml.html.document_fromstring(body)
-    except (lxml.etree.ParserError, ValueError):  # empty or unparsable
-        return None
+def _parse_html(body: bytes) -> BeautifulSoup | None:
+    """Listing pages are few and small next to the crawl delay: readable CSS selectors win."""
+    soup = BeautifulSoup(body, "lxml")
+    return soup if soup.find() is not None else None
 
 
-def _base_url(doc, page_url: str) -> str:
-    base = doc.find(".//base[@href]")
-    return urljoin(page_url, base.get("href").strip()) if base is not None else page_url
+def _base_url(doc: BeautifulSoup, page_url: str) -> str:
+    base = doc.find("base", href=True)
+    return urljoin(page_url, base["href"].strip()) if base is not None else page_url
 
 
 def _absolute(base: str, href: str | None) -> str | None:

@@ -1,0 +1,439 @@
+"""Fault drivers against the real broker: kill -9, SIGTERM, broker restarts.
+
+Shared by tests/integration/test_exactly_once.py (small runs) and
+bench/chaos.py (large runs). Every driver works on unique topics and groups
+(tests.kafkatools.Names) and counts outcomes from what a read_committed
+consumer sees, using the provenance headers of the parse stage.
+
+Pages are fixture pages bloated to real sizes (tests/pagegen.py), each given
+its own canonical URL so that every page has its own key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from recipe_alert import kafka_io
+from recipe_alert.urls import normalize_url
+from tests.kafkatools import BOOTSTRAP, ROOT, Names
+from tests.pagegen import LAYOUTS, make_page
+
+log = logging.getLogger("chaos")
+
+PARSER = "producer_consumer_parse_recipes.py"
+PRODUCER = "producer_raw_recipes.py"
+NON_RECIPES = ("article-not-recipe", "jsonld-article-only")
+
+# (size in bytes, weight). Real pages: 200 KB-2 MB, mean ~400 KB.
+REAL_SIZES = ((200_000, 45), (300_000, 25), (400_000, 12), (700_000, 10),
+              (1_200_000, 5), (2_000_000, 3))
+# Lighter for `make test`, still with a few 1-2 MB pages (mean ~230 KB).
+TEST_SIZES = ((30_000, 50), (150_000, 35), (600_000, 10), (2_000_000, 5))
+
+
+# -- pages -------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _base_page(layout: str, size: int) -> bytes:
+    return make_page(layout, size, seed=0)
+
+
+_HEAD = re.compile(rb"<head\b[^>]*>", re.I)
+
+
+@dataclass(frozen=True)
+class Page:
+    """A generated page; its body is built on demand, so a corpus costs no memory."""
+
+    index: int
+    layout: str
+    size: int
+    run: str
+
+    @property
+    def path(self) -> str:
+        return f"/recipe/{100_000 + self.index}/chaos-{self.run}-{self.index}/"
+
+    @property
+    def url(self) -> str:
+        return "https://www.allrecipes.com" + self.path
+
+    @property
+    def key(self) -> str:
+        return normalize_url(self.url)
+
+    @property
+    def is_recipe(self) -> bool:
+        return self.layout not in NON_RECIPES
+
+    @property
+    def body(self) -> bytes:
+        base = _base_page(self.layout, self.size)
+        link = f'<link rel="canonical" href="{self.url}">'.encode()
+        head = _HEAD.search(base)
+        at = head.end() if head else 0
+        return base[:at] + link + base[at:]
+
+
+def corpus(count: int, *, seed: int, sizes=TEST_SIZES, non_recipe_share: float = 0.1) -> list[Page]:
+    """``count`` pages of mixed sizes and layouts, about ``non_recipe_share`` of them not recipes."""
+    rng = random.Random(seed)
+    run = f"{seed}-{rng.getrandbits(24):06x}"
+    values, weights = zip(*sizes)
+    return [Page(i, rng.choice(NON_RECIPES) if rng.random() < non_recipe_share else rng.choice(LAYOUTS),
+                 rng.choices(values, weights)[0], run)
+            for i in range(count)]
+
+
+def publish_raw(topic: str, records: Iterable[tuple[bytes | None, bytes | None]], *,
+                partitions: int = 3, topic_config: dict[str, str] | None = None) -> int:
+    """Publish (key, value) records the way the producer script does; returns how many."""
+    kafka_io.ensure_topics(BOOTSTRAP, {topic: topic_config or {}}, partitions, 1)
+    producer = kafka_io.make_producer(BOOTSTRAP, compression_type=kafka_io.PAGE_COMPRESSION,
+                                      max_request_size=kafka_io.MAX_RECORD_BYTES)
+    try:
+        futures = [producer.send(topic, key=key, value=value) for key, value in records]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=0)  # raises if any record was refused
+        return len(futures)
+    finally:
+        producer.close()
+
+
+def page_records(pages: Iterable[Page]) -> Iterator[tuple[bytes, bytes]]:
+    return ((page.key.encode(), page.body) for page in pages)
+
+
+# -- processes -----------------------------------------------------------------
+
+@dataclass
+class Script:
+    """A script running as a subprocess, its stderr going to a log file."""
+
+    proc: subprocess.Popen
+    log_path: Path
+    peak_rss: int = 0  # bytes, known once reaped
+
+    @classmethod
+    def start(cls, script: str, *args: str, log_dir: Path, env: dict[str, str] | None = None) -> "Script":
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{Path(script).stem}.{time.monotonic_ns()}.log"
+        full_env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP, "PYTHONUNBUFFERED": "1",
+                    **(env or {})}
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=ROOT,
+                                    env=full_env, stdin=subprocess.DEVNULL,
+                                    stdout=log_file, stderr=subprocess.STDOUT)
+        return cls(proc, log_path)
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def running(self) -> bool:
+        return self.proc.returncode is None and not self._reap(block=False)
+
+    def signal(self, signum: int) -> None:
+        if self.running():
+            self.proc.send_signal(signum)
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit code, or None if still running after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.running():
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+        return self.proc.returncode
+
+    def finish(self, timeout: float) -> int:
+        """Wait for the exit; kill -9 it if it overstays (a hang is reported, not waited out)."""
+        code = self.wait(timeout)
+        if code is None:
+            self.kill()
+            raise TimeoutError(f"{self.proc.args[1]} did not exit within {timeout} s:\n{self.tail()}")
+        return code
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        self.wait(30)
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.output.splitlines()[-lines:])
+
+    def _reap(self, *, block: bool) -> bool:
+        """wait4() rather than Popen.wait(), to learn the child's peak RSS."""
+        try:
+            pid, status, usage = os.wait4(self.proc.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return self.proc.returncode is not None
+        if pid == 0:
+            return False
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        self.peak_rss = usage.ru_maxrss * 1024
+        return True
+
+
+def parser_args(names: Names, *extra: str) -> list[str]:
+    """The parser on the test's topics, with a fixed transactional id so restarts fence zombies."""
+    return ["--input-topic", names.raw, "--output-topic", names.parsed,
+            "--dead-letter-topic", names.dead, "--group", names.parser_group,
+            "--transactional-id", names.parser_group + ".0", *extra]
+
+
+# -- progress ------------------------------------------------------------------
+
+def committed(group: str, topic: str) -> int:
+    """Records of ``topic`` whose processing ``group`` has committed."""
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        offsets = admin.list_consumer_group_offsets(group)
+    finally:
+        admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+
+
+def wait_for(condition, timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def end_offsets(topic: str) -> dict[int, tuple[int, int]]:
+    """Partition -> (first, end) offsets of ``topic``."""
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        first, end = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        return {tp.partition: (first[tp], end[tp]) for tp in tps}
+    finally:
+        consumer.close()
+
+
+def scan(topic: str, isolation_level: str = "read_committed") -> Iterator:
+    """Every record of ``topic`` up to its current end, streamed (large topics stay out of memory)."""
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False,
+                             isolation_level=isolation_level, auto_offset_reset="earliest",
+                             max_partition_fetch_bytes=4 * 1024 * 1024)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        deadline = time.monotonic() + 120
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end")
+            for records in consumer.poll(timeout_ms=500).values():
+                yield from records
+    finally:
+        consumer.close()
+
+
+# -- the verdict -----------------------------------------------------------------
+
+def header(record, name: str) -> str | None:
+    return kafka_io.header(record.headers, name)
+
+
+@dataclass
+class Tally:
+    """Outputs of the parse stage against its input, one output expected per raw offset."""
+
+    records_in: int = 0
+    parsed: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+    missing: int = 0
+    unexpected: int = 0  # outputs naming no raw offset of this run
+    dead_keys: set[str] = field(default_factory=set)
+    parsed_keys: set[str] = field(default_factory=set)
+    dead_reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def exact(self) -> bool:
+        return not (self.duplicates or self.missing or self.unexpected)
+
+    def figures(self) -> str:
+        return (f"records in {self.records_in}, out {self.parsed + self.dead_lettered} "
+                f"(parsed {self.parsed}, dead-lettered {self.dead_lettered}), "
+                f"duplicates {self.duplicates}, missing {self.missing}, unexpected {self.unexpected}")
+
+
+def tally(names: Names) -> Tally:
+    """Count what a read_committed consumer sees of the parse stage's work on ``names``.
+
+    The raw topic is written by a non-transactional producer, so its offsets
+    are dense: every offset in [first, end) is a record.
+    """
+    result = Tally()
+    expected = {(p, o) for p, (first, end) in end_offsets(names.raw).items() for o in range(first, end)}
+    result.records_in = len(expected)
+    seen = Counter()
+    for topic in (names.parsed, names.dead):
+        for record in scan(topic):
+            source = (header(record, "source-partition"), header(record, "source-offset"))
+            if header(record, "source-topic") != names.raw or None in source:
+                result.unexpected += 1
+                continue
+            seen[int(source[0]), int(source[1])] += 1
+            key = record.key.decode("utf-8", "replace") if record.key else ""
+            if topic == names.parsed:
+                result.parsed += 1
+                result.parsed_keys.add(key)
+            else:
+                result.dead_lettered += 1
+                result.dead_keys.add(key)
+                result.dead_reasons[header(record, "error-class")] += 1
+    result.duplicates = sum(n - 1 for n in seen.values() if n > 1)
+    result.missing = len(expected - seen.keys())
+    result.unexpected += len(seen.keys() - expected)
+    return result
+
+
+def key_counts(topic: str) -> Counter:
+    """How many times each key is on ``topic``."""
+    return Counter(r.key.decode() if r.key else None for r in scan(topic))
+
+
+# -- drivers ---------------------------------------------------------------------
+
+@dataclass
+class CrashReport:
+    kills: int = 0
+    kills_with_work_left: int = 0  # kills that landed before the parser was caught up
+    restarts: int = 0
+    exit_codes: list[int] = field(default_factory=list)
+    peak_rss: int = 0  # bytes, the largest of any parser process
+
+    def figures(self) -> str:
+        return (f"kills {self.kills} ({self.kills_with_work_left} with work left), "
+                f"restarts {self.restarts}, peak RSS {self.peak_rss / 2**20:.0f} MB")
+
+
+def crash_parser(names: Names, total: int, *, kills: int, rng: random.Random, log_dir: Path,
+                 extra_args: tuple[str, ...] = (), timeout: float = 120) -> CrashReport:
+    """Run the parser, kill -9 it ``kills`` times at random moments, then let it catch up.
+
+    Kill i waits until a random share of the input near (i+1)/(kills+1) is
+    committed, then a random 0-400 ms more, so kills land inside polls,
+    parses and transactions alike. The last run exits on its own once idle.
+    """
+    report = CrashReport()
+    for i in range(kills):
+        target = int(total * rng.uniform(i + 0.5, i + 1.2) / (kills + 1))
+        script = Script.start(PARSER, *parser_args(names, *extra_args), log_dir=log_dir)
+        try:
+            wait_for(lambda: committed(names.parser_group, names.raw) >= target
+                     or not script.running(), timeout, f"{target} records committed")
+            script.wait(rng.uniform(0, 0.4))
+            if script.running():
+                script.kill()
+                report.kills += 1
+                report.kills_with_work_left += committed(names.parser_group, names.raw) < total
+            else:
+                report.exit_codes.append(script.proc.returncode)
+        finally:
+            if script.running():
+                script.kill()
+            report.peak_rss = max(report.peak_rss, script.peak_rss)
+        report.restarts += 1
+    final = Script.start(PARSER, *parser_args(names, "--timeout-ms", "3000", *extra_args),
+                         log_dir=log_dir)
+    code = final.finish(timeout)
+    report.exit_codes.append(code)
+    report.peak_rss = max(report.peak_rss, final.peak_rss)
+    if code != 0:
+        raise AssertionError(f"the last parser run exited with {code}:\n{final.tail()}")
+    return report
+
+
+def broker(command: str, timeout: float = 180) -> None:
+    """``bash scripts/kafka-local.sh command``, in the current KAFKA_MODE."""
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "kafka-local.sh"), command], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"kafka-local.sh {command} failed:\n{done.stderr}")
+
+
+@contextlib.contextmanager
+def broker_restored() -> Iterator[None]:
+    """Whatever happens inside, the broker is up again afterwards."""
+    try:
+        yield
+    finally:
+        broker("up")
+
+
+def restart_broker() -> float:
+    """Stop the broker and start it again; returns the seconds it was gone."""
+    started = time.monotonic()
+    with broker_restored():
+        broker("down")
+    return time.monotonic() - started
+
+
+def serve(server, pages: Iterable[Page]) -> list[str]:
+    """Route each page on a tests.httpfixture.LocalHTTPServer; returns their URLs there."""
+    urls = []
+    for page in pages:
+        server.route(page.path, lambda _exchange, page=page: (200, {}, page.body))
+        urls.append(server.url(page.path))
+    return urls
+
+
+@dataclass
+class ProduceReport:
+    exit_code: int
+    output: str
+    broker_restarts: int
+    seconds_down: float
+    peak_rss: int
+
+
+def produce_with_broker_restarts(names: Names, urls: list[str], *, restarts: int, log_dir: Path,
+                                 delay: float = 0.05, timeout: float = 600) -> ProduceReport:
+    """Run the producer script over ``urls`` and restart the broker ``restarts`` times meanwhile.
+
+    Restart i begins once (i+1)/(restarts+2) of the pages are on the raw topic,
+    so each one lands mid-run; the broker is up again when this returns.
+    """
+    script = Script.start(PRODUCER, "--topic", names.raw, "--url", *urls, "--delay", str(delay),
+                          "--no-progress", log_dir=log_dir)
+    seconds_down = 0.0
+    try:
+        with broker_restored():
+            for i in range(restarts):
+                target = len(urls) * (i + 1) // (restarts + 2)
+                wait_for(lambda: not script.running() or sum(
+                    end for _, end in end_offsets(names.raw).values()) >= target,
+                    timeout, f"{target} pages on {names.raw}", interval=0.2)
+                if not script.running():
+                    break
+                seconds_down += restart_broker()
+        code = script.finish(timeout)
+    finally:
+        if script.running():
+            script.kill()
+    return ProduceReport(code, script.output, restarts, seconds_down, script.peak_rss)
