@@ -105,7 +105,7 @@ def publish_raw(topic: str, records: Iterable[tuple[bytes | None, bytes | None]]
     """Publish (key, value) records the way the producer script does; returns how many."""
     kafka_io.ensure_topics(BOOTSTRAP, {topic: topic_config or {}}, partitions, 1)
     producer = kafka_io.make_producer(BOOTSTRAP, compression_type=kafka_io.PAGE_COMPRESSION,
-                                      max_request_size=kafka_io.MAX_RECORD_BYTES)
+                                      max_request_size=kafka_io.MAX_RECORD_BYTES, key_serializer=None)
     try:
         futures = [producer.send(topic, key=key, value=value) for key, value in records]
         producer.flush()
@@ -203,7 +203,7 @@ def committed(group: str, topic: str) -> int:
     """Records of ``topic`` whose processing ``group`` has committed."""
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     try:
-        offsets = admin.list_consumer_group_offsets(group)
+        offsets = admin.list_group_offsets(group).get(group, {})
     finally:
         admin.close()
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
