@@ -60,23 +60,7 @@ def build_parser():
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config.setup_logging(args.verbose)
-    settings = notifier.NotifySettings(
-        bootstrap=config.resolve_bootstrap(args.bootstrap_server),
-        topic=args.topic,
-        group=args.group,
-        threshold=args.threshold,
-        min_calories=args.min_calories,
-        max_calories=args.max_calories,
-        alerts_topic=args.alerts_topic,
-        repeat_alerts=args.repeat_alerts,
-        webhook=args.webhook,
-        webhook_timeout=args.webhook_timeout,
-        output_format=args.output_format,
-        from_beginning=args.from_beginning,
-        timeout_ms=args.timeout_ms,
-        partitions=args.partitions,
-        replication_factor=args.replication_factor,
-    )
+    settings = config.settings_from(notifier.NotifySettings, args)
     return config.run_stage(notifier.run, settings)
 
 

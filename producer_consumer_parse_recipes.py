@@ -77,19 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     config.setup_logging(args.verbose)
     if args.from_file:
         return parse_files(args.from_file)
-    settings = parse_stage.ParseSettings(
-        bootstrap=config.resolve_bootstrap(args.bootstrap_server),
-        input_topic=args.input_topic,
-        output_topic=args.output_topic,
-        dead_letter_topic=args.dead_letter_topic,
-        group=args.group,
-        transactional_id=args.transactional_id or parse_stage.default_transactional_id(args.group),
-        from_beginning=args.from_beginning,
-        timeout_ms=args.timeout_ms,
-        partitions=args.partitions,
-        replication_factor=args.replication_factor,
-        batch_size=args.batch_size,
-    )
+    settings = config.settings_from(
+        parse_stage.ParseSettings, args,
+        transactional_id=args.transactional_id or parse_stage.default_transactional_id(args.group))
     return config.run_stage(parse_stage.run, settings)
 
 

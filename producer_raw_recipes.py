@@ -47,13 +47,14 @@ def build_parser():
                         metavar="SECONDS",
                         help="seconds between requests to the same host")
     parser.add_argument("--request-timeout", type=config.non_negative_float,
-                        default=defaults.timeout, metavar="SECONDS", help="seconds before a request is abandoned")
+                        default=defaults.timeout, metavar="SECONDS", dest="timeout",
+                        help="seconds before a request is abandoned")
     parser.add_argument("--max-page-bytes", type=config.positive_int, default=defaults.max_bytes,
-                        metavar="BYTES",
+                        metavar="BYTES", dest="max_bytes",
                         help="larger responses are skipped, read no further")
     parser.add_argument("--user-agent", default=defaults.user_agent, metavar="TEXT",
                         help="User-Agent header sent with every request")
-    parser.add_argument("--ignore-robots", action="store_true",
+    parser.add_argument("--ignore-robots", action="store_false", dest="obey_robots",
                         help="do not obey robots.txt; only where the site owner allows it: "
                              "you are responsible")
     parser.add_argument("--no-progress", action="store_true",
@@ -65,23 +66,10 @@ def build_parser():
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config.setup_logging(args.verbose)
-    settings = publisher.ProduceSettings(
-        bootstrap=config.resolve_bootstrap(args.bootstrap_server),
-        topic=args.topic,
-        category_url=args.category_url,
+    settings = config.settings_from(
+        publisher.ProduceSettings, args,
         urls=tuple(args.urls or ()),
-        from_dir=args.from_dir,
-        crawl=CrawlSettings(
-            user_agent=args.user_agent,
-            delay=args.delay,
-            timeout=args.request_timeout,
-            max_bytes=args.max_page_bytes,
-            obey_robots=not args.ignore_robots,
-            max_pages=args.max_pages,
-            limit=args.limit,
-        ),
-        partitions=args.partitions,
-        replication_factor=args.replication_factor,
+        crawl=config.settings_from(CrawlSettings, args),
         progress=sys.stderr.isatty() and not args.no_progress,
     )
     return config.run_stage(publisher.run, settings)

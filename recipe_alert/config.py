@@ -7,6 +7,7 @@ follow Kafka's console tools.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import re
@@ -70,8 +71,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.default in (None, False, argparse.SUPPRESS) or "default" in text \
-                or action.option_strings == ["-v", "--verbose"]:
+        if action.default in (None, argparse.SUPPRESS) or action.nargs == 0 \
+                or "default" in text or action.option_strings == ["-v", "--verbose"]:
             return text
         return text + " (default: %(default)s)"
 
@@ -113,6 +114,15 @@ def setup_logging(verbose: int) -> None:
     logging.getLogger("kafka").setLevel(
         {0: logging.CRITICAL, 1: logging.WARNING}.get(verbose, logging.DEBUG))
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+
+
+def settings_from(cls, args: argparse.Namespace, **values):
+    """A frozen settings object from the parsed flags that match its fields."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    found = {name: value for name, value in vars(args).items() if name in fields}
+    if "bootstrap" in fields:
+        found["bootstrap"] = resolve_bootstrap(args.bootstrap_server)
+    return cls(**{**found, **values})
 
 
 def run_stage(run, settings) -> int:

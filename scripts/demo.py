@@ -53,7 +53,8 @@ def main() -> int:
                  "--input-topic", raw, "--output-topic", parsed, "--dead-letter-topic", dead,
                  "--group", f"demo.{run}.parser", "--timeout-ms", "3000"),
             step("3/3 alert on recipes over 200 kcal per serving", "consumer_notification.py",
-                 "--topic", parsed, "--group", f"demo.{run}.notifier", "--timeout-ms", "3000"),
+                 "--topic", parsed, "--group", f"demo.{run}.notifier",
+                 "--alerts-topic", f"demo.{run}.calorie_alerts", "--timeout-ms", "3000"),
         ]
     finally:
         server.shutdown()

@@ -24,6 +24,7 @@ class Names:
     raw: str
     parsed: str
     dead: str
+    alerts: str
     parser_group: str
     notifier_group: str
 
@@ -31,6 +32,7 @@ class Names:
     def unique(cls, label: str) -> "Names":
         run = f"{re.sub(r'[^a-zA-Z0-9._-]', '_', label)[:60]}.{uuid.uuid4().hex[:8]}"
         return cls(raw=f"t.{run}.raw", parsed=f"t.{run}.parsed", dead=f"t.{run}.dead",
+                   alerts=f"t.{run}.alerts",
                    parser_group=f"g.{run}.parser", notifier_group=f"g.{run}.notifier")
 
 

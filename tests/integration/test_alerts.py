@@ -24,7 +24,7 @@ def recipes(n: int, era: str = "https") -> list[dict]:
 
 def notify(names, *extra, group=None):
     return run_script("consumer_notification.py", "--topic", names.parsed,
-                      "--alerts-topic", names.dead, "--group", group or names.notifier_group,
+                      "--alerts-topic", names.alerts, "--group", group or names.notifier_group,
                       "--timeout-ms", "1500", *extra)
 
 
@@ -56,7 +56,7 @@ def test_two_notifiers_in_one_group_never_alert_twice(names):
     batch = recipes(60)
     create_topic(names.parsed, 4)
     procs = [start_script("consumer_notification.py", "--topic", names.parsed,
-                          "--alerts-topic", names.dead, "--group", names.notifier_group,
+                          "--alerts-topic", names.alerts, "--group", names.notifier_group,
                           "--timeout-ms", "4000") for _ in range(2)]
     wait_for_group(names.notifier_group, members=2)
     publish(names.parsed, batch)

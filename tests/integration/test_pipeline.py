@@ -77,7 +77,8 @@ def test_crawl_parse_alert_end_to_end(names):
     assert header(dead[0], "source-topic") == names.raw
 
     alerted = run_script("consumer_notification.py", "--topic", names.parsed,
-                         "--group", names.notifier_group, "--timeout-ms", "2000")
+                         "--group", names.notifier_group, "--alerts-topic", names.alerts,
+                         "--timeout-ms", "2000")
     assert alerted.returncode == 0, alerted.stderr
     lines = alerted.stdout.splitlines()
     assert "Alert: Four Cheese Margherita Pizza calories count is 551" in lines
@@ -96,13 +97,15 @@ def test_notifier_resumes_after_its_committed_offset(names):
         producer.send(names.parsed, value.encode())
     producer.flush()
     run1 = run_script("consumer_notification.py", "--topic", names.parsed,
-                      "--group", names.notifier_group, "--timeout-ms", "1500")
+                      "--group", names.notifier_group, "--alerts-topic", names.alerts,
+                      "--repeat-alerts", "--timeout-ms", "1500")
     assert run1.stdout.splitlines() == [f"Alert: Dish {i} calories count is {300 + i}" for i in range(3)]
     producer.send(names.parsed, json.dumps({"title": "Later", "calories": 999}).encode())
     producer.flush()
     producer.close()
     run2 = run_script("consumer_notification.py", "--topic", names.parsed,
-                      "--group", names.notifier_group, "--timeout-ms", "1500")
+                      "--group", names.notifier_group, "--alerts-topic", names.alerts,
+                      "--repeat-alerts", "--timeout-ms", "1500")
     assert run2.stdout.splitlines() == ["Alert: Later calories count is 999"]
 
 
@@ -119,3 +122,16 @@ def test_sigterm_stops_the_parser_cleanly(names):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "SIGTERM received" in err
+
+
+def test_a_blocked_crawl_explains_itself_and_exits_4(names):
+    with LocalHTTPServer() as server:
+        server.route("/robots.txt", (200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n"))
+        server.route("/recipes/96/salad/", (402, {}, b"Payment Required"))
+        result = run_script("producer_raw_recipes.py", "--topic", names.raw, "--delay", "0",
+                            "--category-url", server.url("/recipes/96/salad/"))
+    assert result.returncode == 4
+    assert "refuses automated access (HTTP 402)" in result.stderr
+    assert "--from-dir" in result.stderr
+    assert "fetched 0, published 0" in result.stderr
+    assert read_topic(names.raw, timeout_s=5) == []

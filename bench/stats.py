@@ -1,0 +1,122 @@
+"""The pipeline benchmark's arithmetic: rates, percentiles, counting. No I/O, no clocks."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+MB = 1e6
+
+_DONE_CONSUMED = re.compile(r"done: consumed (\d+)")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``count`` items of ``nbytes`` in total, handled in ``seconds``."""
+
+    count: int
+    nbytes: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.nbytes / MB / self.seconds if self.seconds > 0 else math.nan
+
+
+def ratio(part: float, whole: float) -> float:
+    """``part / whole``, NaN when there is nothing to compare with."""
+    return part / whole if whole and not math.isnan(whole) else math.nan
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile: the smallest value with ``fraction`` of values at or below it.
+
+    Nearest rank never invents a value between two samples, so a p99 over
+    100 samples is the 99th smallest, and a max is a real observation.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class Latency:
+    count: int
+    p50: float
+    p99: float
+    max: float
+
+
+def summarize(values: Sequence[float]) -> Latency:
+    return Latency(len(values), percentile(values, 0.50), percentile(values, 0.99),
+                   max(values) if values else math.nan)
+
+
+def alert_latencies_ms(alerts: Iterable[dict], wanted: set[str]) -> tuple[list[float], int]:
+    """(alerted_ms - produced_ms for each wanted URL's first alert, how many wanted never alerted)."""
+    first = {}
+    for alert in alerts:
+        url = alert.get("url")
+        if url in wanted and url not in first and alert.get("produced_ms") is not None:
+            first[url] = alert["alerted_ms"] - alert["produced_ms"]
+    return list(first.values()), len(wanted) - len(first)
+
+
+class CatchUp:
+    """When the last of ``expected`` records became visible.
+
+    Feed it the number of records each read returned and the time of that read.
+    """
+
+    def __init__(self, expected: int):
+        self.expected = expected
+        self.seen = 0
+        self.first_at: float | None = None
+        self.done_at: float | None = None
+
+    def add(self, count: int, at: float) -> bool:
+        """Count ``count`` more records read at ``at``; True once all are in."""
+        if count and self.first_at is None:
+            self.first_at = at
+        self.seen += count
+        if self.done_at is None and self.seen >= self.expected:
+            self.done_at = at
+        return self.done
+    
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
+
+
+def consumed_from_log(stderr: str) -> int | None:
+    """N from a stage's final ``done: consumed N, ...`` log line, if it printed one."""
+    found = _DONE_CONSUMED.findall(stderr)
+    return int(found[-1]) if found else None
+
+
+def vm_hwm_kib(status: str) -> int | None:
+    """Peak resident set (VmHWM) from the text of /proc/<pid>/status, in KiB."""
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return None
+
+
+def bound_by(producer_mb_s: float, compress_mb_s: float, share: float = 0.7) -> str:
+    """What limits a producer: compression when the codec alone runs little faster.
+
+    The codec's own speed, single-threaded, caps the producer; a producer
+    reaching ``share`` of it spends most of its time compressing.
+    """
+    if math.isnan(producer_mb_s) or math.isnan(compress_mb_s):
+        return "unknown"
+    return "compression" if producer_mb_s >= share * compress_mb_s else "client/network/acks"
