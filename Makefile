@@ -14,6 +14,8 @@ help:
 	@echo "make test-unit         unit tests only (no broker)"
 	@echo "make kafka-up/-down    start/stop a local broker (KAFKA_MODE=zk|kraft; Docker if available)"
 	@echo "make bench-parse       our parser vs recipe-scrapers, ms/page"
+	@echo "make bench             pipeline throughput, alert latency, scale-out, memory"
+	@echo "make chaos             kill -9 and broker restarts at scale: duplicates / missing"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +53,12 @@ test-integration: venv kafka-up
 
 bench-parse: .venv-bench/.installed
 	.venv-bench/bin/python bench/bench_parse.py
+
+bench: venv kafka-up
+	$(PY) bench/bench_pipeline.py
+
+chaos: venv kafka-up
+	$(PY) bench/chaos.py
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .hypothesis

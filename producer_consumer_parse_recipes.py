@@ -27,8 +27,9 @@ JSON object per file, in order, one per line."""
 
 EPILOG = """\
 exit codes: 0 done or stopped by Ctrl-C/SIGTERM; 1 some --from-file input was
-not a recipe or unreadable; 2 bad arguments or no broker; 3 fenced by another
-instance with the same --transactional-id."""
+not a recipe or unreadable, or a transaction hung (restart it: nothing is lost);
+2 bad arguments or no broker; 3 fenced by another instance with the same
+--transactional-id."""
 
 
 def build_parser():

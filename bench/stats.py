@@ -91,10 +91,16 @@ class CatchUp:
         if self.done_at is None and self.seen >= self.expected:
             self.done_at = at
         return self.done
-    
+
     @property
     def done(self) -> bool:
         return self.done_at is not None
+
+    def since(self, at: float, seen_then: int) -> tuple[int, float]:
+        """(records, seconds) from ``at``, when ``seen_then`` were in, to the last one."""
+        if not self.done:
+            return 0, math.nan
+        return self.seen - seen_then, self.done_at - at
 
 
 def consumed_from_log(stderr: str) -> int | None:
@@ -111,12 +117,19 @@ def vm_hwm_kib(status: str) -> int | None:
     return None
 
 
-def bound_by(producer_mb_s: float, compress_mb_s: float, share: float = 0.7) -> str:
-    """What limits a producer: compression when the codec alone runs little faster.
+def bound_by(producer_mb_s: float, client_cpu_mb_s: float) -> tuple[float, str]:
+    """(share of the producer's time its per-byte CPU work takes, what bounds it).
 
-    The codec's own speed, single-threaded, caps the producer; a producer
-    reaching ``share`` of it spends most of its time compressing.
+    ``client_cpu_mb_s`` is the speed of the work the client must do on every
+    byte (compress, then CRC32C the batch) alone, single-threaded. At a
+    producer rate P that work fills P / client_cpu_mb_s of the wall time; the
+    rest is spent sending and waiting for acks.
     """
-    if math.isnan(producer_mb_s) or math.isnan(compress_mb_s):
-        return "unknown"
-    return "compression" if producer_mb_s >= share * compress_mb_s else "client/network/acks"
+    if math.isnan(producer_mb_s) or math.isnan(client_cpu_mb_s) or client_cpu_mb_s <= 0:
+        return math.nan, "unknown"
+    share = producer_mb_s / client_cpu_mb_s
+    if share >= 0.7:
+        return share, "client CPU (compression+CRC32C)"
+    if share <= 0.3:
+        return share, "network/acks/broker"
+    return share, "both: client CPU and network/acks/broker"

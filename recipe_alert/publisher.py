@@ -11,7 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka.errors import KafkaError
+from kafka import KafkaAdminClient, codec
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from . import kafka_io
 from .crawler import Crawler, CrawlSettings, Failed, Page, Skipped
@@ -21,6 +23,9 @@ from .urls import find_canonical_url, normalize_url
 log = logging.getLogger(__name__)
 
 DEFAULT_CATEGORY_URL = "https://www.allrecipes.com/recipes/96/salad/"
+MAX_MESSAGE_BYTES = "max.message.bytes"
+FRAMING_BYTES = 2048  # batch header, key and headers around a page's bytes: an upper bound
+MAX_UNACKNOWLEDGED_BYTES = 64 * 1024 * 1024  # pages held in memory while the broker is away
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,66 @@ def progress_bar(enabled: bool, total: int | None):
     return tqdm(total=total, unit="page", file=sys.stderr, dynamic_ncols=True)
 
 
-def publish(producer, topic: str, page: Page, stats: ProduceStats) -> None:
+def topic_size_limit(bootstrap: str, topic: str) -> int:
+    """The largest record batch, compressed, that the broker accepts on ``topic``."""
+    admin = KafkaAdminClient(bootstrap_servers=kafka_io.servers(bootstrap),
+                             bootstrap_timeout_ms=kafka_io.BOOTSTRAP_TIMEOUT_MS)
+    try:
+        resource = ConfigResource(ConfigResourceType.TOPIC, topic, [MAX_MESSAGE_BYTES])
+        found = admin.describe_configs([resource], config_filter="all")
+    finally:
+        admin.close()
+    return int(found["topic"][topic][MAX_MESSAGE_BYTES]["value"])
+
+
+def too_large(body: bytes, compression: str | None, limit: int) -> str | None:
+    """Why the broker would refuse ``body``, or None.
+
+    Checked before sending: a record the broker refuses leaves kafka-python's
+    idempotent producer failing every later send too.
+    """
+    if len(body) + FRAMING_BYTES <= limit:
+        return None  # fits even uncompressed: don't compress twice
+    size = len(getattr(codec, f"{compression}_encode")(body)) if compression else len(body)
+    if size + FRAMING_BYTES <= limit:
+        return None
+    return (f"{size} bytes {f'after {compression} compression ' if compression else ''}"
+            f"exceeds the topic's max.message.bytes ({limit})")
+
+
+class Backlog:
+    """Bytes sent but not yet acknowledged.
+
+    kafka-python 3 buffers unsent records without bound, so while the broker
+    is away we stop fetching once ``limit`` bytes wait, instead of growing.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.pending = 0
+        self._changed = threading.Condition()
+
+    def add(self, size: int) -> None:
+        with self._changed:
+            self.pending += size
+
+    def done(self, size: int) -> None:
+        with self._changed:
+            self.pending -= size
+            self._changed.notify_all()
+
+    def wait_for_room(self, stop) -> None:
+        with self._changed:
+            told = False
+            while self.pending > self.limit and not stop:
+                if not self._changed.wait(1.0) and not told:  # a second without any ack
+                    log.info("%.0f MB not yet acknowledged by the broker: waiting before "
+                             "fetching more", self.pending / 1e6)
+                    told = True
+
+
+def publish(producer, settings: ProduceSettings, size_limit: int, page: Page, stats: ProduceStats,
+            backlog: Backlog) -> None:
     """Send without waiting; the delivery report arrives on the producer's thread."""
     key = page_key(page)
     size = len(page.body)
@@ -114,19 +178,33 @@ def publish(producer, topic: str, page: Page, stats: ProduceStats) -> None:
         stats.undelivered()
         log.error("could not publish %s (%d bytes): %s: %s", key, size, type(exc).__name__, exc)
 
+    def delivered(_meta):
+        backlog.done(size)
+        stats.delivered(size)
+
+    def undelivered(exc):
+        backlog.done(size)
+        failed(exc)
+
+    reason = too_large(page.body, settings.compression, size_limit)
+    if reason:
+        failed(MessageSizeTooLargeError(reason))
+        return
     try:
-        future = producer.send(topic, key=key, value=page.body,
+        future = producer.send(settings.topic, key=key, value=page.body,
                                headers=[("source-url", page.url.encode())])
-    except KafkaError as exc:  # e.g. larger than max_request_size: refused before sending
+    except KafkaError as exc:  # e.g. larger than max_request_size
         failed(exc)
         return
-    future.add_callback(lambda _meta: stats.delivered(size))
-    future.add_errback(failed)
+    backlog.add(size)
+    future.add_callback(delivered)
+    future.add_errback(undelivered)
 
 
 def run(settings: ProduceSettings, stop) -> ProduceStats:
     kafka_io.ensure_topics(settings.bootstrap, {settings.topic: {}},
                            settings.partitions, settings.replication_factor)
+    size_limit = topic_size_limit(settings.bootstrap, settings.topic)
     producer = kafka_io.make_producer(
         settings.bootstrap,
         compression_type=settings.compression,
@@ -136,12 +214,13 @@ def run(settings: ProduceSettings, stop) -> ProduceStats:
     )
     crawler = Crawler(settings.crawl)
     stats = ProduceStats()
+    backlog = Backlog(MAX_UNACKNOWLEDGED_BYTES)
     try:
         with progress_bar(settings.progress, settings.crawl.limit) as bar:
             for item in sources(settings, crawler):
                 if isinstance(item, Page):
                     stats.fetched += 1
-                    publish(producer, settings.topic, item, stats)
+                    publish(producer, settings, size_limit, item, stats, backlog)
                 elif isinstance(item, Failed):
                     stats.undelivered()
                     stats.blocked += item.blocked
@@ -152,6 +231,7 @@ def run(settings: ProduceSettings, stop) -> ProduceStats:
                 if stop:
                     log.info("stopping: publishing what was fetched so far")
                     break
+                backlog.wait_for_room(stop)
     finally:
         producer.flush()
         producer.close(timeout=30)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 import random
 import re
@@ -27,13 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from recipe_alert import kafka_io
 from recipe_alert.urls import normalize_url
 from tests.kafkatools import BOOTSTRAP, ROOT, Names
 from tests.pagegen import LAYOUTS, make_page
-
-log = logging.getLogger("chaos")
 
 PARSER = "producer_consumer_parse_recipes.py"
 PRODUCER = "producer_raw_recipes.py"
@@ -91,13 +89,16 @@ class Page:
 
 
 def corpus(count: int, *, seed: int, sizes=TEST_SIZES, non_recipe_share: float = 0.1) -> list[Page]:
-    """``count`` pages of mixed sizes and layouts, about ``non_recipe_share`` of them not recipes."""
+    """``count`` pages of random sizes and layouts; every 1/``non_recipe_share``-th is not a recipe."""
     rng = random.Random(seed)
     run = f"{seed}-{rng.getrandbits(24):06x}"
     values, weights = zip(*sizes)
-    return [Page(i, rng.choice(NON_RECIPES) if rng.random() < non_recipe_share else rng.choice(LAYOUTS),
-                 rng.choices(values, weights)[0], run)
-            for i in range(count)]
+
+    def layout(i: int) -> str:
+        not_recipe = int((i + 1) * non_recipe_share) > int(i * non_recipe_share)
+        return rng.choice(NON_RECIPES if not_recipe else LAYOUTS)
+
+    return [Page(i, layout(i), rng.choices(values, weights)[0], run) for i in range(count)]
 
 
 def publish_raw(topic: str, records: Iterable[tuple[bytes | None, bytes | None]], *,
@@ -124,11 +125,11 @@ def page_records(pages: Iterable[Page]) -> Iterator[tuple[bytes, bytes]]:
 
 @dataclass
 class Script:
-    """A script running as a subprocess, its stderr going to a log file."""
+    """A script running as a subprocess, its output going to a log file."""
 
     proc: subprocess.Popen
     log_path: Path
-    peak_rss: int = 0  # bytes, known once reaped
+    peak_rss: int = 0  # bytes, sampled while it runs
 
     @classmethod
     def start(cls, script: str, *args: str, log_dir: Path, env: dict[str, str] | None = None) -> "Script":
@@ -147,7 +148,10 @@ class Script:
         return self.log_path.read_text(errors="replace")
 
     def running(self) -> bool:
-        return self.proc.returncode is None and not self._reap(block=False)
+        if self.proc.poll() is not None:
+            return False
+        self._sample_rss()
+        return True
 
     def signal(self, signum: int) -> None:
         if self.running():
@@ -177,17 +181,18 @@ class Script:
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
 
-    def _reap(self, *, block: bool) -> bool:
-        """wait4() rather than Popen.wait(), to learn the child's peak RSS."""
+    def _sample_rss(self) -> None:
+        """The peak RSS so far (VmHWM), sampled at each check while the script runs.
+
+        Not wait4's ru_maxrss: Linux carries the parent's RSS into it at exec.
+        """
         try:
-            pid, status, usage = os.wait4(self.proc.pid, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            return self.proc.returncode is not None
-        if pid == 0:
-            return False
-        self.proc.returncode = os.waitstatus_to_exitcode(status)
-        self.peak_rss = usage.ru_maxrss * 1024
-        return True
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+        if found:
+            self.peak_rss = max(self.peak_rss, int(found.group(1)) * 1024)
 
 
 def parser_args(names: Names, *extra: str) -> list[str]:
@@ -210,10 +215,18 @@ def committed(group: str, topic: str) -> int:
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll ``condition`` until true; a Kafka error (broker restarting, say) counts as not yet."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    last_error = None
+    while True:
+        try:
+            if condition():
+                return
+        except KafkaError as exc:
+            last_error = exc
         if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}"
+                               + (f" (last error: {last_error})" if last_error else ""))
         time.sleep(interval)
 
 
@@ -369,27 +382,42 @@ def crash_parser(names: Names, total: int, *, kills: int, rng: random.Random, lo
     return report
 
 
-def broker(command: str, timeout: float = 180) -> None:
-    """``bash scripts/kafka-local.sh command``, in the current KAFKA_MODE."""
+def broker(command: str, mode: str | None = None, timeout: float = 180) -> str:
+    """``bash scripts/kafka-local.sh command`` (in KAFKA_MODE ``mode``); returns its stdout."""
+    env = {**os.environ, **({"KAFKA_MODE": mode} if mode else {})}
     done = subprocess.run(["bash", str(ROOT / "scripts" / "kafka-local.sh"), command], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0 and command != "status":
         raise RuntimeError(f"kafka-local.sh {command} failed:\n{done.stderr}")
+    return done.stdout
+
+
+def broker_mode() -> str | None:
+    """The mode (zk, kraft) of the broker kafka-local.sh runs, or None if it runs none."""
+    found = re.search(r"^kafka \((\w+)\): running", broker("status"), re.M)
+    return found.group(1) if found else None
 
 
 @contextlib.contextmanager
-def broker_restored() -> Iterator[None]:
-    """Whatever happens inside, the broker is up again afterwards."""
+def broker_restored(mode: str | None) -> Iterator[None]:
+    """Whatever happens inside, the broker is up again (in ``mode``) afterwards.
+
+    With ``mode`` None (no broker of kafka-local.sh runs), nothing is restarted.
+    """
     try:
         yield
     finally:
-        broker("up")
+        if mode is not None:
+            broker("up", mode)
 
 
 def restart_broker() -> float:
-    """Stop the broker and start it again; returns the seconds it was gone."""
+    """Stop the broker and start it again, in the same mode; returns the seconds it was gone."""
+    mode = broker_mode()
+    if mode is None:
+        raise RuntimeError("no broker started by scripts/kafka-local.sh runs: cannot restart it")
     started = time.monotonic()
-    with broker_restored():
+    with broker_restored(mode):
         broker("down")
     return time.monotonic() - started
 
@@ -407,7 +435,7 @@ def serve(server, pages: Iterable[Page]) -> list[str]:
 class ProduceReport:
     exit_code: int
     output: str
-    broker_restarts: int
+    broker_restarts: int  # those that began and ended while the producer ran
     seconds_down: float
     peak_rss: int
 
@@ -416,24 +444,59 @@ def produce_with_broker_restarts(names: Names, urls: list[str], *, restarts: int
                                  delay: float = 0.05, timeout: float = 600) -> ProduceReport:
     """Run the producer script over ``urls`` and restart the broker ``restarts`` times meanwhile.
 
-    Restart i begins once (i+1)/(restarts+2) of the pages are on the raw topic,
-    so each one lands mid-run; the broker is up again when this returns.
+    Restart i begins once (i+1)/(restarts+2) of the pages are on the raw topic;
+    the broker is up again when this returns.
     """
     script = Script.start(PRODUCER, "--topic", names.raw, "--url", *urls, "--delay", str(delay),
                           "--no-progress", log_dir=log_dir)
+    done = 0
     seconds_down = 0.0
     try:
-        with broker_restored():
+        with broker_restored(broker_mode()):
             for i in range(restarts):
                 target = len(urls) * (i + 1) // (restarts + 2)
-                wait_for(lambda: not script.running() or sum(
-                    end for _, end in end_offsets(names.raw).values()) >= target,
-                    timeout, f"{target} pages on {names.raw}", interval=0.2)
+                wait_for(lambda: not script.running() or records_on(names.raw) >= target,
+                         timeout, f"{target} pages on {names.raw}", interval=0.2)
                 if not script.running():
                     break
                 seconds_down += restart_broker()
+                done += script.running()
         code = script.finish(timeout)
     finally:
-        if script.running():
-            script.kill()
-    return ProduceReport(code, script.output, restarts, seconds_down, script.peak_rss)
+        script.kill()
+    return ProduceReport(code, script.output, done, seconds_down, script.peak_rss)
+
+
+def records_on(topic: str) -> int:
+    """How many records ``topic`` holds (its offsets are dense: no transactions write to it)."""
+    return sum(end - first for first, end in end_offsets(topic).values())
+
+
+def parse_with_broker_restarts(names: Names, total: int, *, restarts: int, log_dir: Path,
+                               timeout: float = 300) -> CrashReport:
+    """Run the parser while the broker restarts ``restarts`` times; restart the parser if it exits.
+
+    Restart i begins once (i+1)/(restarts+2) of the input is committed. The
+    report's exit codes are those of every parser run, the last one's included.
+    """
+    report = CrashReport()
+    script = Script.start(PARSER, *parser_args(names), log_dir=log_dir)
+    try:
+        with broker_restored(broker_mode()):
+            for i in range(restarts):
+                target = total * (i + 1) // (restarts + 2)
+                wait_for(lambda: not script.running() or committed(names.parser_group, names.raw) >= target,
+                         timeout, f"{target} records committed", interval=0.2)
+                restart_broker()
+        wait_for(lambda: not script.running() or committed(names.parser_group, names.raw) >= total,
+                 timeout, "the parser to catch up or exit", interval=0.2)
+        script.signal(signal.SIGTERM)  # caught up: stop it (a no-op if it exited on its own)
+        report.exit_codes.append(script.finish(60))
+    finally:
+        script.kill()
+        report.peak_rss = script.peak_rss
+    last = crash_parser(names, total, kills=0, rng=random.Random(0), log_dir=log_dir, timeout=timeout)
+    report.restarts = 1
+    report.exit_codes += last.exit_codes
+    report.peak_rss = max(report.peak_rss, last.peak_rss)
+    return report

@@ -8,11 +8,15 @@ CHAOS_SEED to replay one).
 
 import os
 import random
+import re
 import signal
 
 import pytest
 
+from recipe_alert import kafka_io, parse_stage
 from tests import chaos
+from tests.httpfixture import LocalHTTPServer
+from tests.pagegen import make_page
 
 MB = 2**20
 RSS_LIMIT = 250 * MB
@@ -24,14 +28,19 @@ def pages() -> list[chaos.Page]:
     return chaos.corpus(240, seed=SEED)
 
 
-def assert_exactly_once(names, pages):
+def assert_one_output_per_record(names, count: int) -> chaos.Tally:
     result = chaos.tally(names)
     assert (result.records_in, result.duplicates, result.missing, result.unexpected) == \
-        (len(pages), 0, 0, 0), f"seed {SEED}: {result.figures()}"
+        (count, 0, 0, 0), f"seed {SEED}: {result.figures()}"
+    return result
+
+
+def assert_exactly_once(names, pages: list[chaos.Page]) -> None:
+    """One output per raw record, each page where it belongs: recipes parsed, the rest dead-lettered."""
+    result = assert_one_output_per_record(names, len(pages))
     assert result.parsed_keys == {p.key for p in pages if p.is_recipe}, f"seed {SEED}"
     assert result.dead_keys == {p.key for p in pages if not p.is_recipe}, f"seed {SEED}"
-    assert set(result.dead_reasons) == {"NotARecipe"}
-    return result
+    assert set(result.dead_reasons) == {"NotARecipe"}, f"seed {SEED}"
 
 
 def test_kill_9_at_random_moments_neither_loses_nor_doubles(names, pages, tmp_path):
@@ -60,3 +69,115 @@ def test_sigterm_mid_stream_commits_what_is_done_and_exits_0(names, pages, tmp_p
     # What it committed is on the output topics, once: a restart finishes the rest.
     chaos.crash_parser(names, len(pages), kills=0, rng=random.Random(SEED), log_dir=tmp_path)
     assert_exactly_once(names, pages)
+
+
+def test_a_restarted_instance_fences_its_frozen_zombie(names, pages, tmp_path):
+    chaos.publish_raw(names.raw, chaos.page_records(pages))
+    zombie = chaos.Script.start(chaos.PARSER, *chaos.parser_args(names), log_dir=tmp_path)
+    successor = None
+    try:
+        target = random.Random(SEED).randrange(20, len(pages) // 3)
+        chaos.wait_for(lambda: chaos.committed(names.parser_group, names.raw) >= target
+                       or not zombie.running(), 120, f"{target} records committed")
+        zombie.signal(signal.SIGSTOP)  # frozen mid-stream: a zombie that still holds its batch
+        frozen_at = chaos.committed(names.parser_group, names.raw)
+        successor = chaos.Script.start(chaos.PARSER, *chaos.parser_args(names, "--timeout-ms", "3000"),
+                                       log_dir=tmp_path)
+        chaos.wait_for(lambda: chaos.committed(names.parser_group, names.raw) > frozen_at
+                       or not successor.running(), 120, "the successor to make progress")
+        zombie.signal(signal.SIGCONT)
+        assert zombie.finish(120) == 3, zombie.tail()
+        assert successor.finish(120) == 0, successor.tail()
+    finally:
+        for script in (zombie, successor):
+            if script is not None:
+                script.signal(signal.SIGCONT)
+                script.kill()
+    assert "was taken over by another instance" in zombie.output
+    assert_exactly_once(names, pages)
+
+
+def test_poison_records_end_in_the_dead_letter_topic_and_the_stream_goes_on(names, tmp_path):
+    recipe = chaos.corpus(1, seed=SEED, non_recipe_share=0)[0]
+    big_recipe = make_page("mntl-2024", 5 * MB, seed=1)
+    noise = random.Random(SEED).randbytes(5 * MB)  # incompressible: too large for a 1 MB topic
+    poison = {
+        b"png": b"\x89PNG\r\n\x1a\n" + noise[:50_000],
+        b"empty": b"",
+        b"null-value": None,
+        b"bad-utf8": b"\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x28\x8c\xbc" * 1000,
+        b"\xff\xfekey-not-utf8": b"<html><body>hello</body></html>",
+        b"noise-5mb": noise,
+    }
+    good = {
+        None: recipe.body,  # null key: keyed by the recipe's own URL instead
+        b"big-recipe-5mb": big_recipe,
+        b"recipe-with-bad-utf8": recipe.body.replace(b"</h1>", b"\xff\xfe\xc3</h1>", 1),
+        b"last": recipe.body,  # after all the poison: the stream did not stop
+    }
+    # The raw topic admits 8 MB records (a deployment that raised it); the outputs stay at 1 MB.
+    chaos.publish_raw(names.raw, [*poison.items(), *good.items()],
+                      topic_config={"max.message.bytes": str(8 * MB)})
+    chaos.crash_parser(names, len(poison) + len(good), kills=0, rng=random.Random(SEED),
+                       log_dir=tmp_path)
+
+    result = assert_one_output_per_record(names, len(poison) + len(good))
+    assert result.parsed_keys == {recipe.key, "big-recipe-5mb", "recipe-with-bad-utf8", "last"}
+    dead = {r.key: r for r in chaos.scan(names.dead)}
+    assert dead.keys() == set(poison)
+    reasons = {key: chaos.header(r, "error-class") for key, r in dead.items()}
+    assert reasons == {**{key: "NotARecipe" for key in poison}, b"noise-5mb": "MessageSizeTooLargeError"}
+    assert dead[b"noise-5mb"].value == b""  # refused with its value: kept without it, reason given
+    assert "refused by Kafka" in chaos.header(dead[b"noise-5mb"], "error-reason")
+    assert dead[b"png"].value == poison[b"png"]  # other dead letters keep the page
+
+
+def test_a_spent_parsing_budget_commits_what_is_parsed_and_reads_the_rest_again(names):
+    """Slow pages: with no budget at all, each transaction holds one page, none lost or doubled."""
+    few = chaos.corpus(30, seed=SEED)
+    chaos.publish_raw(names.raw, chaos.page_records(few))
+    settings = parse_stage.ParseSettings(
+        bootstrap=chaos.BOOTSTRAP, input_topic=names.raw, output_topic=names.parsed,
+        dead_letter_topic=names.dead, group=names.parser_group,
+        transactional_id=names.parser_group + ".0", timeout_ms=3000, batch_time_budget_s=0)
+    stats = parse_stage.run(settings, kafka_io.StopSignal())
+    assert (stats.consumed, stats.transactions) == (len(few), len(few))
+    assert_exactly_once(names, few)
+
+
+def test_sigint_stops_the_producer_with_every_fetched_page_published_once(names, tmp_path):
+    few = chaos.corpus(80, seed=SEED)
+    with LocalHTTPServer() as server:
+        urls = chaos.serve(server, few)
+        script = chaos.Script.start(chaos.PRODUCER, "--topic", names.raw, "--url", *urls,
+                                    "--delay", "0.05", "--no-progress", log_dir=tmp_path)
+        try:
+            chaos.wait_for(lambda: not script.running() or chaos.records_on(names.raw) >= 10,
+                           120, "10 pages on the raw topic")
+            script.signal(signal.SIGINT)
+            assert script.finish(60) == 0, script.tail()
+        finally:
+            script.kill()
+    summary = re.search(r"fetched (\d+), published (\d+), failed (\d+)", script.output)
+    fetched, published, failed = map(int, summary.groups())
+    assert 10 <= published == fetched < len(few) and failed == 0, summary.group(0)
+    counts = chaos.key_counts(names.raw)
+    assert set(counts.values()) == {1} and len(counts) == published
+
+
+def test_the_producer_reports_a_page_the_broker_refuses_and_delivers_the_rest(names, tmp_path):
+    few = chaos.corpus(40, seed=SEED)
+    noise = random.Random(SEED).randbytes(5 * MB)  # 5 MB that zstd cannot shrink below 1 MB
+    with LocalHTTPServer() as server:
+        urls = chaos.serve(server, few)
+        server.route("/recipe/99/noise/", (200, {}, b"<html><body>" + noise + b"</body></html>"))
+        urls.insert(len(urls) // 2, server.url("/recipe/99/noise/"))
+        script = chaos.Script.start(chaos.PRODUCER, "--topic", names.raw, "--url", *urls,
+                                    "--delay", "0", "--no-progress", log_dir=tmp_path)
+        code = script.finish(120)
+    assert code == 1, script.tail()  # 1: some pages failed
+    assert f"fetched {len(few) + 1}, published {len(few)}, failed 1" in script.output
+    refused = [line for line in script.output.splitlines() if "could not publish" in line]
+    assert len(refused) == 1 and "/recipe/99/noise " in refused[0] and "max.message.bytes" in refused[0]
+    assert chaos.key_counts(names.raw) == {page.key: 1 for page in few}
+    assert script.peak_rss < RSS_LIMIT
