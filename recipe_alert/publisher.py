@@ -16,7 +16,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from . import kafka_io
-from .crawler import Crawler, CrawlSettings, Failed, Page, Skipped
+from .crawler import Crawler, CrawlSettings, CrawlStats, Failed, Page, Skipped
 from .errors import ConfigError
 from .urls import find_canonical_url, normalize_url
 
@@ -44,26 +44,34 @@ class ProduceSettings:
 
 @dataclass
 class ProduceStats:
-    fetched: int = 0
+    """What was published; what was fetched, skipped or failed is the crawl's count."""
+
+    crawl: CrawlStats = field(default_factory=CrawlStats)
     published: int = 0
-    failed: int = 0
-    skipped: int = 0
-    blocked: int = 0
+    unpublished: int = 0
     bytes_published: int = 0
     started: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
+    def failed(self) -> int:
+        return self.crawl.failed + self.unpublished
+
+    @property
     def exit_code(self) -> int:
-        if self.fetched == 0:
+        if self.crawl.fetched == 0:
             return 4  # nothing could be fetched: blocked, broken or empty crawl
         return 1 if self.failed else 0
 
     def summary(self) -> str:
+        c = self.crawl
         elapsed = max(time.monotonic() - self.started, 1e-9)
-        return (f"fetched {self.fetched}, published {self.published}, failed {self.failed}, "
-                f"skipped {self.skipped} ({self.blocked} blocked); "
-                f"{self.bytes_published / 1e6:.1f} MB in {elapsed:.1f} s")
+        skipped = c.skipped_robots + c.skipped_not_html + c.skipped_too_big + c.skipped_other
+        return (f"fetched {c.fetched}, published {self.published}, failed {self.failed} "
+                f"({c.blocked} blocked, {self.unpublished} not accepted by Kafka); "
+                f"listed {c.listed}, skipped {skipped} (robots {c.skipped_robots}, "
+                f"not HTML {c.skipped_not_html}, too big {c.skipped_too_big}, "
+                f"other {c.skipped_other}); {self.bytes_published / 1e6:.1f} MB in {elapsed:.1f} s")
 
     def delivered(self, size: int) -> None:
         with self._lock:
@@ -72,10 +80,10 @@ class ProduceStats:
 
     def undelivered(self) -> None:
         with self._lock:
-            self.failed += 1
+            self.unpublished += 1
 
 
-def pages_from_dir(directory: str) -> Iterator[Page]:
+def pages_from_dir(directory: str, stats: CrawlStats) -> Iterator[Page]:
     """Saved pages: every ``*.html``/``*.htm`` file below ``directory``, in name order."""
     root = Path(directory)
     if not root.is_dir():
@@ -85,6 +93,7 @@ def pages_from_dir(directory: str) -> Iterator[Page]:
         raise ConfigError(f"--from-dir {directory!r} holds no .html files")
     for path in files:
         body = path.read_bytes()
+        stats.fetched += 1
         yield Page(url=path.resolve().as_uri(), requested_url=str(path), status=200,
                    content_type="text/html", body=body, elapsed=0.0)
 
@@ -96,7 +105,7 @@ def page_key(page: Page) -> str:
 
 def sources(settings: ProduceSettings, crawler: Crawler) -> Iterable[Page | Skipped | Failed]:
     if settings.from_dir:
-        return pages_from_dir(settings.from_dir)
+        return pages_from_dir(settings.from_dir, crawler.stats)
     if settings.urls:
         return crawler.fetch_urls(settings.urls)
     return crawler.crawl_category(settings.category_url)
@@ -213,19 +222,13 @@ def run(settings: ProduceSettings, stop) -> ProduceStats:
         delivery_timeout_ms=300_000,
     )
     crawler = Crawler(settings.crawl)
-    stats = ProduceStats()
+    stats = ProduceStats(crawl=crawler.stats)
     backlog = Backlog(MAX_UNACKNOWLEDGED_BYTES)
     try:
         with progress_bar(settings.progress, settings.crawl.limit) as bar:
             for item in sources(settings, crawler):
                 if isinstance(item, Page):
-                    stats.fetched += 1
                     publish(producer, settings, size_limit, item, stats, backlog)
-                elif isinstance(item, Failed):
-                    stats.undelivered()
-                    stats.blocked += item.blocked
-                else:
-                    stats.skipped += 1
                 if bar is not None:
                     bar.update(1)
                 if stop:
@@ -235,7 +238,7 @@ def run(settings: ProduceSettings, stop) -> ProduceStats:
     finally:
         producer.flush()
         producer.close(timeout=30)
-    if stats.fetched == 0 and not stop:
+    if crawler.stats.fetched == 0 and not stop:
         log.error("no page was fetched: see the reasons above. If the site refuses crawlers, "
                   "save pages from a browser and use --from-dir, or try another recipe site")
     return stats
