@@ -37,7 +37,6 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,7 +281,8 @@ def parse_only(pages: list[bytes]) -> tuple[Rate, Expected]:
         alerts += should_alert(recipe, THRESHOLD)
     elapsed = time.perf_counter() - started
     size = sum(map(len, pages))
-    return Rate(len(pages), size, elapsed), Expected(len(pages) * BACKLOG_COPIES, size * BACKLOG_COPIES, alerts)
+    expected = Expected(len(pages) * BACKLOG_COPIES, size * BACKLOG_COPIES, alerts)
+    return Rate(len(pages), size, elapsed), expected
 
 
 def produce_dir(directory: Path, topic: str, pages: list[bytes]) -> tuple[Rate, float]:
@@ -309,10 +309,11 @@ def produce_with(codec: str, topic: str, pages: list[bytes]) -> Rate:
     return Rate(len(pages), sum(map(len, pages)), elapsed)
 
 
-def client_cpu(codec: str, pages: list[bytes]) -> tuple[Rate, Rate]:
-    """The work a producer does on every byte, alone, 1 thread: (compress, compress + CRC32C)."""
+def client_cpu(codec: str, pages: list[bytes]) -> tuple[Rate, Rate, float]:
+    """The work a producer does on every byte, alone, 1 thread: (compress, compress + CRC32C, ratio)."""
     encode = CODECS[codec] or bytes
     compress = crc = 0.0
+    compressed_bytes = 0
     for page in pages:
         started = time.perf_counter()
         batch = encode(page)
@@ -320,8 +321,9 @@ def client_cpu(codec: str, pages: list[bytes]) -> tuple[Rate, Rate]:
         record_util.calc_crc32c(memoryview(batch))
         compress += compressed - started
         crc += time.perf_counter() - compressed
+        compressed_bytes += len(batch)
     size = sum(map(len, pages))
-    return Rate(len(pages), size, compress), Rate(len(pages), size, compress + crc)
+    return Rate(len(pages), size, compress), Rate(len(pages), size, compress + crc), size / compressed_bytes
 
 
 def crc32c_implementation() -> str:
@@ -543,7 +545,8 @@ def run(args) -> Table:
 
 def replay_rows(table: Table, pages: list[bytes], parse_rate: Rate, one: Replay | None) -> None:
     total = sum(map(len, pages))
-    table.section(f"Replay: {len(pages)} pages, {total / 1e6:.0f} MB (mean {total / len(pages) / 1e3:.0f} KB, "
+    table.section(f"Replay: {len(pages)} pages, {total / 1e6:.0f} MB "
+                  f"(mean {total / len(pages) / 1e3:.0f} KB, "
                   f"{min(map(len, pages)) / 1e3:.0f} KB-{max(map(len, pages)) / 1e6:.1f} MB), published "
                   f"{BACKLOG_COPIES}x to a {RAW_PARTITIONS}-partition raw topic")
     table.row("parse-only: scrape_html in a loop", rate_text(parse_rate), "1 thread, in-process")
@@ -566,8 +569,9 @@ def producer_rows(table: Table, produce_rate: Rate, topics: Topics, pages: list[
         configs = {"max.message.bytes": str(16 * 1024 * 1024)} if codec == "none" else {}
         sample = pages[:CODEC_PAGES]
         rate = produce_with(codec, topics.new(f"codec.{codec}", RAW_PARTITIONS, configs), sample)
-        codec_alone, with_crc = client_cpu(codec, pages[:CPU_SAMPLE_PAGES])
-        codec_text = "no codec" if codec == "none" else f"codec {codec_alone.mb_per_s:.0f} MB/s"
+        codec_alone, with_crc, shrink = client_cpu(codec, pages[:CPU_SAMPLE_PAGES])
+        codec_text = ("no codec" if codec == "none"
+                      else f"codec {codec_alone.mb_per_s:.0f} MB/s ({shrink:.1f}x)")
         share, bound = bound_by(rate.mb_per_s, with_crc.mb_per_s)
         note = (f"1 thread alone: {codec_text}, with CRC32C {with_crc.mb_per_s:.0f} MB/s = "
                 f"{share:.0%} of its time -> bound by {bound}")
@@ -604,7 +608,8 @@ def latency_rows(table: Table, topics: Topics, seconds: float, rate: float) -> l
         table.row(f"consumer_notification.py {'--repeat-alerts' if repeat else '(dedup)'}",
                   f"p50 {s.p50:5.1f} ms  p99 {s.p99:5.1f} ms  max {s.max:6.1f} ms",
                   f"{s.count} alerts" + (f", {result.missing} MISSING" if result.missing else ""),
-                  f"p99 < {TARGETS['p99_ms']} ms  {verdict(s.p99 < TARGETS['p99_ms'] and not result.missing)}")
+                  f"p99 < {TARGETS['p99_ms']} ms  "
+                  f"{verdict(s.p99 < TARGETS['p99_ms'] and not result.missing)}")
         memory.append((f"consumer_notification.py ({label})", result.notifier_peak_mb))
     return memory
 
@@ -628,8 +633,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--pages must be at least 2")
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its per-connection chatter; we report outcomes
-    # kafka_io's lambda key serializer; the scripts see the same warning, not ours to fix here.
-    warnings.filterwarnings("ignore", "key_serializer does not implement", DeprecationWarning)
     try:
         table = run(args)
     except (BenchError, RecipeAlertError, KafkaError) as exc:

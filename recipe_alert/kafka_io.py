@@ -93,7 +93,6 @@ def make_producer(bootstrap: str, **overrides) -> KafkaProducer:
         acks="all",
         enable_idempotence=True,
         linger_ms=20,
-        key_serializer=lambda k: k.encode("utf-8") if isinstance(k, str) else k,
     )
     config.update(overrides)
     with connecting(bootstrap):

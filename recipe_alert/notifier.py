@@ -272,4 +272,4 @@ def alert(record, settings: NotifySettings, stats: NotifyStats, out: TextIO,
         stats.webhook_failed += 1
     if alert_log is not None and key is not None:
         alert_log.alerted.add(key)
-        producer.send(alert_log.topic, key=key, value=json.dumps(body).encode())
+        producer.send(alert_log.topic, key=key.encode(), value=json.dumps(body).encode())

@@ -203,7 +203,6 @@ class Transactions:
                 self.settings.bootstrap, transactional_id=self.settings.transactional_id,
                 compression_type=kafka_io.PAGE_COMPRESSION,
                 max_request_size=kafka_io.MAX_RECORD_BYTES,
-                key_serializer=None,  # keys are bytes already
                 **self.PRODUCER_TIMEOUTS)
             self.producer.init_transactions()  # fences and aborts whatever a predecessor left open
 

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CATEGORY_URL = "https://www.allrecipes.com/recipes/96/salad/"
 MAX_MESSAGE_BYTES = "max.message.bytes"
 FRAMING_BYTES = 2048  # batch header, key and headers around a page's bytes: an upper bound
-MAX_UNACKNOWLEDGED_BYTES = 64 * 1024 * 1024  # pages held in memory while the broker is away
+MAX_UNACKNOWLEDGED_BYTES = 32 * 1024 * 1024  # pages held in memory while the broker is away
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def publish(producer, settings: ProduceSettings, size_limit: int, page: Page, st
         failed(MessageSizeTooLargeError(reason))
         return
     try:
-        future = producer.send(settings.topic, key=key, value=page.body,
+        future = producer.send(settings.topic, key=key.encode(), value=page.body,
                                headers=[("source-url", page.url.encode())])
     except KafkaError as exc:  # e.g. larger than max_request_size
         failed(exc)

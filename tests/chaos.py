@@ -106,7 +106,7 @@ def publish_raw(topic: str, records: Iterable[tuple[bytes | None, bytes | None]]
     """Publish (key, value) records the way the producer script does; returns how many."""
     kafka_io.ensure_topics(BOOTSTRAP, {topic: topic_config or {}}, partitions, 1)
     producer = kafka_io.make_producer(BOOTSTRAP, compression_type=kafka_io.PAGE_COMPRESSION,
-                                      max_request_size=kafka_io.MAX_RECORD_BYTES, key_serializer=None)
+                                      max_request_size=kafka_io.MAX_RECORD_BYTES)
     try:
         futures = [producer.send(topic, key=key, value=value) for key, value in records]
         producer.flush()
