@@ -350,7 +350,7 @@ def crash_parser(names: Names, total: int, *, kills: int, rng: random.Random, lo
     """Run the parser, kill -9 it ``kills`` times at random moments, then let it catch up.
 
     Kill i waits until a random share of the input near (i+1)/(kills+1) is
-    committed, then a random 0-400 ms more, so kills land inside polls,
+    committed, then a random 0-150 ms more, so kills land inside polls,
     parses and transactions alike. The last run exits on its own once idle.
     """
     report = CrashReport()
@@ -360,7 +360,7 @@ def crash_parser(names: Names, total: int, *, kills: int, rng: random.Random, lo
         try:
             wait_for(lambda: committed(names.parser_group, names.raw) >= target
                      or not script.running(), timeout, f"{target} records committed")
-            script.wait(rng.uniform(0, 0.4))
+            script.wait(rng.uniform(0, 0.15))
             if script.running():
                 script.kill()
                 report.kills += 1

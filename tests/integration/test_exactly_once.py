@@ -45,8 +45,10 @@ def assert_exactly_once(names, pages: list[chaos.Page]) -> None:
 
 def test_kill_9_at_random_moments_neither_loses_nor_doubles(names, pages, tmp_path):
     chaos.publish_raw(names.raw, chaos.page_records(pages))
+    # Small transactions: more commit boundaries for the kills to land on, and a
+    # parser slow enough that every kill finds work left.
     report = chaos.crash_parser(names, len(pages), kills=4, rng=random.Random(SEED),
-                                log_dir=tmp_path)
+                                log_dir=tmp_path, extra_args=("--batch-size", "3"))
     assert report.kills_with_work_left >= 3, f"seed {SEED}: the kills came too late: {report.figures()}"
     assert_exactly_once(names, pages)
     assert report.peak_rss < RSS_LIMIT, report.figures()
