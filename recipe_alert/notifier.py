@@ -135,24 +135,39 @@ def recipe_key(recipe: dict, record_key: bytes | None) -> str | None:
 class AlertLog:
     """The set of recipes already alerted, mirrored from the compacted alerts topic."""
 
+    TIMEOUT_S = 60  # to see the topic, and to read it to its end
+
     def __init__(self, bootstrap: str, topic: str):
         self.topic = topic
         self.alerted: set[str] = set()
+        self.stale = True
         self._reader = KafkaConsumer(
             bootstrap_servers=kafka_io.servers(bootstrap),
             bootstrap_timeout_ms=kafka_io.BOOTSTRAP_TIMEOUT_MS,
             enable_auto_commit=False, isolation_level="read_committed")
-        partitions = self._reader.partitions_for_topic(topic) or set()
+        deadline = time.monotonic() + self.TIMEOUT_S
+        # A topic just created may take a moment to show in this client's metadata.
+        while not (partitions := self._reader.partitions_for_topic(topic)):
+            self._give_up_after(deadline, "see its partitions")
+            time.sleep(0.2)
         self._partitions = [TopicPartition(topic, p) for p in sorted(partitions)]
         self._reader.assign(self._partitions)
         self._reader.seek_to_beginning(*self._partitions)
 
+    def _give_up_after(self, deadline: float, doing: str) -> None:
+        if time.monotonic() > deadline:
+            raise kafka_io.BrokerError(
+                f"could not {doing} of alerts topic {self.topic!r} within {self.TIMEOUT_S} s")
+
     def catch_up(self) -> None:
         """Read every alert written so far, by any notifier."""
+        deadline = time.monotonic() + self.TIMEOUT_S
         ends = self._reader.end_offsets(self._partitions)
         while any(self._reader.position(tp) < end for tp, end in ends.items()):
+            self._give_up_after(deadline, "read the alerts")
             for records in self._reader.poll(timeout_ms=500).values():
                 self.alerted.update(r.key.decode("utf-8", "replace") for r in records if r.key)
+        self.stale = False
         log.debug("%d recipe(s) already alerted", len(self.alerted))
 
     def close(self) -> None:
@@ -160,7 +175,11 @@ class AlertLog:
 
 
 class CatchUpOnAssign(ConsumerRebalanceListener):
-    """Partitions moved from another notifier: learn what it alerted first."""
+    """Partitions moved from another notifier: learn what it alerted before alerting.
+
+    The reading happens in the poll loop, not here: kafka-python logs and
+    swallows a listener's errors.
+    """
 
     def __init__(self, alert_log: AlertLog):
         self.alert_log = alert_log
@@ -169,7 +188,7 @@ class CatchUpOnAssign(ConsumerRebalanceListener):
         pass
 
     def on_partitions_assigned(self, assigned):
-        self.alert_log.catch_up()
+        self.alert_log.stale = True
 
 
 class Webhook:
@@ -216,7 +235,6 @@ def run(settings: NotifySettings, stop, out: TextIO | None = None) -> NotifyStat
     listener = None
     if not settings.repeat_alerts:
         alert_log = AlertLog(settings.bootstrap, settings.alerts_topic)
-        alert_log.catch_up()
         listener = CatchUpOnAssign(alert_log)
         producer = kafka_io.make_producer(settings.bootstrap, linger_ms=0)
     consumer = kafka_io.make_consumer(settings.bootstrap, [settings.topic], settings.group,
@@ -228,6 +246,8 @@ def run(settings: NotifySettings, stop, out: TextIO | None = None) -> NotifyStat
              settings.topic, format_number(settings.threshold), settings.group)
     try:
         for batch in kafka_io.batches(consumer, stop, settings.timeout_ms, poll_ms=100):
+            if alert_log is not None and alert_log.stale:
+                alert_log.catch_up()
             offsets = {}
             for tp, records in batch.items():
                 for record in records:
