@@ -298,7 +298,7 @@ def produce_with(codec: str, topic: str, pages: list[bytes]) -> Rate:
                                       max_request_size=kafka_io.MAX_RECORD_BYTES)
     try:
         started = time.perf_counter()
-        futures = [producer.send(topic, key=f"page-{i}", value=page) for i, page in enumerate(pages)]
+        futures = [producer.send(topic, key=f"page-{i}".encode(), value=page) for i, page in enumerate(pages)]
         producer.flush()
         elapsed = time.perf_counter() - started
     finally:
@@ -434,7 +434,7 @@ def alert_latency(topics: Topics, label: str, seconds: float, rate: float,
 
     def send(url: str) -> None:
         recipe = {"title": url.rsplit("/", 1)[-1], "calories": THRESHOLD + 300, "url": url}
-        producer.send(topic, key=url, value=json.dumps(recipe).encode())
+        producer.send(topic, key=url.encode(), value=json.dumps(recipe).encode())
 
     try:
         # Warm up: the group join and first fetch are not steady-state latency.
