@@ -48,23 +48,31 @@ def connecting(bootstrap: str) -> Iterator[None]:
         raise
 
 
-def servers(bootstrap: str) -> list[str]:
-    return [s.strip() for s in bootstrap.split(",") if s.strip()]
+def connection(bootstrap: str) -> dict:
+    """What every client needs to reach the cluster."""
+    return dict(bootstrap_servers=[s.strip() for s in bootstrap.split(",") if s.strip()],
+                bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+
+
+@contextlib.contextmanager
+def admin(bootstrap: str) -> Iterator[KafkaAdminClient]:
+    with connecting(bootstrap):
+        client = KafkaAdminClient(client_id="recipe-alert-admin", **connection(bootstrap))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def ensure_topics(bootstrap: str, topics: dict[str, dict[str, str]], partitions: int,
                   replication_factor: int) -> None:
     """Create any of ``topics`` (name -> topic configs) that don't exist yet."""
-    with connecting(bootstrap):
-        admin = KafkaAdminClient(bootstrap_servers=servers(bootstrap),
-                                 bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-                                 client_id="recipe-alert-admin")
-    try:
-        existing = set(admin.list_topics())
+    with admin(bootstrap) as client:
+        existing = set(client.list_topics())
         missing = {name: cfg for name, cfg in topics.items() if name not in existing}
         if not missing:
             return
-        result = admin.create_topics(
+        result = client.create_topics(
             {name: {"num_partitions": partitions, "replication_factor": replication_factor,
                     "configs": cfg} for name, cfg in missing.items()},
             raise_errors=False, wait_for_metadata=False)
@@ -78,18 +86,15 @@ def ensure_topics(bootstrap: str, topics: dict[str, dict[str, str]], partitions:
                     f"could not create topic {topic['name']!r}: "
                     f"{topic.get('error_message') or KafkaError.__name__ + ' ' + str(code)}")
         if created:
-            admin.wait_for_topics(created, timeout_ms=30_000)
+            client.wait_for_topics(created, timeout_ms=30_000)
             log.info("created topic(s) %s with %d partition(s), replication factor %d",
                      ", ".join(created), partitions, replication_factor)
-    finally:
-        admin.close()
 
 
 def make_producer(bootstrap: str, **overrides) -> KafkaProducer:
     """An idempotent producer (acks=all); kafka-python negotiates the API version."""
     config = dict(
-        bootstrap_servers=servers(bootstrap),
-        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+        **connection(bootstrap),
         acks="all",
         enable_idempotence=True,
         linger_ms=20,
@@ -103,8 +108,7 @@ def make_consumer(bootstrap: str, topics: list[str], group: str, *, from_beginni
                   listener=None, **overrides) -> KafkaConsumer:
     """A group consumer that commits only when told to."""
     config = dict(
-        bootstrap_servers=servers(bootstrap),
-        bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+        **connection(bootstrap),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",

@@ -142,8 +142,7 @@ class AlertLog:
         self.alerted: set[str] = set()
         self.stale = True
         self._reader = KafkaConsumer(
-            bootstrap_servers=kafka_io.servers(bootstrap),
-            bootstrap_timeout_ms=kafka_io.BOOTSTRAP_TIMEOUT_MS,
+            **kafka_io.connection(bootstrap),
             enable_auto_commit=False, isolation_level="read_committed")
         deadline = time.monotonic() + self.TIMEOUT_S
         # A topic just created may take a moment to show in this client's metadata.

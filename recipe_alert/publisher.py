@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka import KafkaAdminClient, codec
+from kafka import codec
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
@@ -121,13 +121,9 @@ def progress_bar(enabled: bool, total: int | None):
 
 def topic_size_limit(bootstrap: str, topic: str) -> int:
     """The largest record batch, compressed, that the broker accepts on ``topic``."""
-    admin = KafkaAdminClient(bootstrap_servers=kafka_io.servers(bootstrap),
-                             bootstrap_timeout_ms=kafka_io.BOOTSTRAP_TIMEOUT_MS)
-    try:
-        resource = ConfigResource(ConfigResourceType.TOPIC, topic, [MAX_MESSAGE_BYTES])
-        found = admin.describe_configs([resource], config_filter="all")
-    finally:
-        admin.close()
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic, [MAX_MESSAGE_BYTES])
+    with kafka_io.admin(bootstrap) as client:
+        found = client.describe_configs([resource], config_filter="all")
     return int(found["topic"][topic][MAX_MESSAGE_BYTES]["value"])
 
 

@@ -26,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 
 from recipe_alert import kafka_io
 from recipe_alert.urls import normalize_url
-from tests.kafkatools import BOOTSTRAP, ROOT, Names
+from tests.kafkatools import BOOTSTRAP, ROOT, Names, header, scan, wait_for
 from tests.pagegen import LAYOUTS, make_page
 
 PARSER = "producer_consumer_parse_recipes.py"
@@ -214,22 +213,6 @@ def committed(group: str, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
-def wait_for(condition, timeout: float, what: str, interval: float = 0.1) -> None:
-    """Poll ``condition`` until true; a Kafka error (broker restarting, say) counts as not yet."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while True:
-        try:
-            if condition():
-                return
-        except KafkaError as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}"
-                               + (f" (last error: {last_error})" if last_error else ""))
-        time.sleep(interval)
-
-
 def end_offsets(topic: str) -> dict[int, tuple[int, int]]:
     """Partition -> (first, end) offsets of ``topic``."""
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
@@ -242,33 +225,7 @@ def end_offsets(topic: str) -> dict[int, tuple[int, int]]:
         consumer.close()
 
 
-def scan(topic: str, isolation_level: str = "read_committed") -> Iterator:
-    """Every record of ``topic`` up to its current end, streamed (large topics stay out of memory)."""
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False,
-                             isolation_level=isolation_level, auto_offset_reset="earliest",
-                             max_partition_fetch_bytes=4 * 1024 * 1024)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
-            return
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        deadline = time.monotonic() + 120
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"could not read {topic} to its end")
-            for records in consumer.poll(timeout_ms=500).values():
-                yield from records
-    finally:
-        consumer.close()
-
-
 # -- the verdict -----------------------------------------------------------------
-
-def header(record, name: str) -> str | None:
-    return kafka_io.header(record.headers, name)
-
 
 @dataclass
 class Tally:

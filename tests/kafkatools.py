@@ -8,10 +8,14 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from recipe_alert import kafka_io
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
@@ -52,44 +56,59 @@ def start_script(script: str, *args: str, **kwargs) -> subprocess.Popen:
 
 def read_topic(topic: str, *, expected: int | None = None, timeout_s: float = 30,
                isolation_level: str = "read_committed") -> list:
-    """Every record of ``topic`` up to its end offsets (or ``expected`` records).
+    """Every record of ``topic`` up to its end, in partition and offset order.
 
-    Reads by assignment, outside any group, until the end offsets seen at the
-    start are reached; with ``expected`` it keeps reading until that many
-    records arrived or the deadline passed.
+    With ``expected``, reads again until that many records are there or
+    ``timeout_s`` has passed.
     """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = sorted(scan(topic, isolation_level), key=lambda r: (r.partition, r.offset))
+        if expected is None or len(records) >= expected or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)  # polling the topic; bounded by the deadline
+
+
+def header(record, name: str) -> str | None:
+    return kafka_io.header(record.headers, name)
+
+
+def scan(topic: str, isolation_level: str = "read_committed") -> Iterator:
+    """Every record of ``topic`` up to its current end, streamed (large topics stay out of memory)."""
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False,
                              isolation_level=isolation_level, auto_offset_reset="earliest",
-                             max_partition_fetch_bytes=16 * 1024 * 1024)
+                             max_partition_fetch_bytes=4 * 1024 * 1024)
     try:
-        deadline = time.monotonic() + timeout_s
-        partitions = None
-        while partitions is None and time.monotonic() < deadline:
-            partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            return []
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
-        records = []
-        while time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=200).values():
-                records.extend(batch)
-            if expected is not None:
-                if len(records) >= expected:
-                    break
-            elif all(consumer.position(tp) >= end for tp, end in consumer.end_offsets(tps).items()):
-                break
-        return sorted(records, key=lambda r: (r.partition, r.offset))
+        ends = consumer.end_offsets(tps)
+        deadline = time.monotonic() + 120
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end")
+            for records in consumer.poll(timeout_ms=500).values():
+                yield from records
     finally:
         consumer.close()
 
 
-def header(record, name: str) -> str | None:
-    for key, value in record.headers or ():
-        if key == name:
-            return value.decode()
-    return None
+def wait_for(condition, timeout: float, what: str, interval: float = 0.1) -> None:
+    """Poll ``condition`` until true; a Kafka error (broker restarting, say) counts as not yet."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while True:
+        try:
+            if condition():
+                return
+        except KafkaError as exc:
+            last_error = exc
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}"
+                               + (f" (last error: {last_error})" if last_error else ""))
+        time.sleep(interval)
 
 
 def create_topic(topic: str, partitions: int) -> None:
@@ -105,12 +124,10 @@ def wait_for_group(group: str, members: int, timeout_s: float = 60) -> None:
     """Until ``group`` is Stable with ``members`` members (polled, bounded)."""
     admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
     try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        def stable() -> bool:
             state = admin.describe_groups([group])[group]
-            if state["group_state"] == "Stable" and len(state["members"]) == members:
-                return
-            time.sleep(0.1)  # polling a broker-side state; there is no event to wait on
-        raise AssertionError(f"group {group} did not reach {members} stable members: {state}")
+            return state["group_state"] == "Stable" and len(state["members"]) == members
+
+        wait_for(stable, timeout_s, f"group {group} to have {members} stable members")
     finally:
         admin.close()
