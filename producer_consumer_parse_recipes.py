@@ -50,6 +50,10 @@ def build_parser():
                              "or, with --no-from-beginning, only new pages")
     parser.add_argument("--batch-size", type=config.positive_int, default=50,
                         help="most pages per poll and per transaction")
+    parser.add_argument("--workers", type=config.non_negative_int, default=1, metavar="N",
+                        help="worker processes that parse pages while this one reads and "
+                             "commits (it parses too rather than wait); 0 parses here only. "
+                             "To use more cores or machines, run more instances in the group")
     config.add_timeout_arg(parser)
     config.add_topic_creation_args(parser)
     parser.add_argument("--from-file", nargs="+", metavar="PATH",

@@ -50,11 +50,12 @@ from kafka.record import util as record_util  # noqa: E402
 
 from bench.bench_parse import generated_sizes  # noqa: E402
 from bench.stats import (CatchUp, Rate, alert_latencies_ms, bound_by, consumed_from_log,  # noqa: E402
-                         ratio, summarize, vm_hwm_kib)
-from recipe_alert import config, kafka_io  # noqa: E402
+                         ratio, summarize, PeakRSS)
+from recipe_alert import config, kafka_io, parse_stage  # noqa: E402
 from recipe_alert.errors import NotARecipe, RecipeAlertError  # noqa: E402
 from recipe_alert.notifier import should_alert  # noqa: E402
 from recipe_alert.parser import scrape_html  # noqa: E402
+from tests.chaos import sample_peak_rss  # noqa: E402
 from tests.pagegen import FIXTURE_PAGES, LAYOUTS, make_page  # noqa: E402
 
 log = logging.getLogger("bench_pipeline")
@@ -74,6 +75,8 @@ BACKLOG_COPIES = 2
 # Enough pages for a steady rate; all of them would add minutes (gzip, pure-Python CRC).
 CODEC_PAGES = 300
 CPU_SAMPLE_PAGES = 200
+# What one parse stage instance runs with its defaults.
+PARSE_PROCESSES = f"main + {parse_stage.ParseSettings.workers} parser process"
 
 
 class BenchError(Exception):
@@ -137,19 +140,15 @@ class Stage:
     started: float
     stdout: list[str] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
-    peak_kib: int = 0
+    peak: PeakRSS = field(default_factory=PeakRSS)  # the script with its worker processes
     threads: list[threading.Thread] = field(default_factory=list)
 
     def sample_rss(self) -> None:
-        try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return
-        self.peak_kib = max(self.peak_kib, vm_hwm_kib(status) or 0)
+        sample_peak_rss(self.proc.pid, self.peak)
 
     @property
     def peak_mb(self) -> float:
-        return self.peak_kib / 1024
+        return self.peak.mb
 
     def log_text(self) -> str:
         return "".join(self.stderr)
@@ -343,12 +342,11 @@ class Replay:
 
 
 def replay(topics: Topics, raw: str, label: str, expected: Expected,
-           parsers: int, batch_size: int | None) -> Replay:
-    """Parse the raw backlog with ``parsers`` processes; the clock stops when all output is visible."""
+           parsers: int, extra: list[str]) -> Replay:
+    """Parse the raw backlog with ``parsers`` instances; the clock stops when all output is visible."""
     parsed, dead = topics.new(f"{label}.parsed"), topics.new(f"{label}.dead")
     group = f"{topics.run}.{label}.parser"
     reader = committed_reader([parsed, dead])
-    extra = ["--batch-size", str(batch_size)] if batch_size else []
     catch_up = CatchUp(expected.records)
     started = time.monotonic()
     stages = [start(f"parser {k + 1}", "producer_consumer_parse_recipes.py", "--input-topic", raw,
@@ -371,8 +369,11 @@ def replay(topics: Topics, raw: str, label: str, expected: Expected,
             if dead_stage or time.monotonic() > deadline:
                 raise BenchError(f"parse stage did not catch up ({catch_up.seen} of {expected.records} "
                                  f"records visible):\n{tail(dead_stage or stages[0])}")
-        wait_until(lambda: alert_count(notifier) >= expected.alerts, 60,
-                   f"{expected.alerts} alerts", [notifier])
+        try:
+            wait_until(lambda: alert_count(notifier) >= expected.alerts, 60,
+                       f"{expected.alerts} alerts", [notifier])
+        except BenchError as exc:
+            raise BenchError(f"{exc}\n{alert_count(notifier)} alerts were printed") from None
     finally:
         reader.close()
         watch.close()
@@ -512,22 +513,28 @@ def run(args) -> Table:
     memory: list[tuple[str, float]] = []
     topics = Topics(f"bench.{time.strftime('%H%M%S')}.{uuid.uuid4().hex[:6]}")
     try:
-        parse_rate, expected = parse_only(pages)
         raw = topics.new("raw", RAW_PARTITIONS)
         runs = [produce_dir(directory, raw, pages) for _ in range(BACKLOG_COPIES)]
-        produce_rate = Rate(sum(r.count for r, _ in runs), sum(r.nbytes for r, _ in runs),
-                            sum(r.seconds for r, _ in runs))
+        produce_rate = Rate.pooled(rate for rate, _ in runs)
         memory.append(("producer_raw_recipes.py --from-dir", max(peak for _, peak in runs)))
-        one = None
+        # This VM's speed drifts by up to 1.8x within minutes: parse-only is
+        # timed right before and right after the replay, and both count.
+        parse_rates = [parse_only(pages)]
+        expected = parse_rates[0][1]
+        extra = ["--batch-size", str(args.batch_size)] if args.batch_size else []
+        one = alone = None
         if wanted & {"replay", "scaleout"}:
-            one = replay(topics, raw, "one", expected, 1, args.batch_size)
-            memory += [("producer_consumer_parse_recipes.py", one.parser_peaks_mb[0]),
+            one = replay(topics, raw, "one", expected, 1, extra)
+            alone = replay(topics, raw, "alone", expected, 1, [*extra, "--workers", "0"])
+            parse_rates.append(parse_only(pages))
+            memory += [(f"producer_consumer_parse_recipes.py ({PARSE_PROCESSES})", one.parser_peaks_mb[0]),
+                       ("producer_consumer_parse_recipes.py --workers 0", alone.parser_peaks_mb[0]),
                        ("consumer_notification.py (replay)", one.notifier_peak_mb)]
-        replay_rows(table, pages, parse_rate, one)
+        replay_rows(table, pages, [rate for rate, _ in parse_rates], one, alone)
         producer_rows(table, produce_rate, topics, pages if "codecs" in wanted else None)
         if "scaleout" in wanted:
-            two = replay(topics, raw, "two", expected, 2, args.batch_size)
-            scale_out_rows(table, one, two)
+            two = replay(topics, raw, "two", expected, 2, [*extra, "--workers", "0"])
+            scale_out_rows(table, alone, two)
             memory += [(f"parse process {k + 1} of 2", mb) for k, mb in enumerate(two.parser_peaks_mb)]
         if "latency" in wanted:
             memory += latency_rows(table, topics, args.latency_seconds, args.rate)
@@ -543,22 +550,29 @@ def run(args) -> Table:
     return table
 
 
-def replay_rows(table: Table, pages: list[bytes], parse_rate: Rate, one: Replay | None) -> None:
+def replay_rows(table: Table, pages: list[bytes], parse_rates: list[Rate], one: Replay | None,
+                alone: Replay | None) -> None:
     total = sum(map(len, pages))
     table.section(f"Replay: {len(pages)} pages, {total / 1e6:.0f} MB "
                   f"(mean {total / len(pages) / 1e3:.0f} KB, "
                   f"{min(map(len, pages)) / 1e3:.0f} KB-{max(map(len, pages)) / 1e6:.1f} MB), published "
                   f"{BACKLOG_COPIES}x to a {RAW_PARTITIONS}-partition raw topic")
-    table.row("parse-only: scrape_html in a loop", rate_text(parse_rate), "1 thread, in-process")
+    for rate, when in zip(parse_rates, ("before the replay", "after the replay")):
+        table.row(f"parse-only: scrape_html in a loop, {when}", rate_text(rate), "1 thread, in-process")
+    parse_rate = Rate.pooled(parse_rates)
     if one is None:
         return
     share = ratio(one.rate.per_s, parse_rate.per_s)
-    table.row("pipeline: parse stage, 1 process, EOS", rate_text(one.rate),
-              f"{share:.0%} of parse-only, process start to last output visible",
+    table.row("pipeline: parse stage, 1 instance, EOS", rate_text(one.rate),
+              f"{share:.0%} of parse-only (both runs), process start to last output visible; "
+              f"{PARSE_PROCESSES}",
               f">= {TARGETS['ratio']:.0%}  {verdict(share >= TARGETS['ratio'])}")
     table.row("  the same, once it held its partitions", rate_text(one.steady),
               f"{ratio(one.steady.per_s, parse_rate.per_s):.0%} of parse-only; partitions at "
               f"{one.all_in_s:.1f} s, first output visible at {one.first_output_s:.1f} s")
+    table.row("  the same with --workers 0", rate_text(alone.rate),
+              f"{ratio(alone.rate.per_s, parse_rate.per_s):.0%} of parse-only: one process "
+              f"parses, polls and commits in turn")
 
 
 def producer_rows(table: Table, produce_rate: Rate, topics: Topics, pages: list[bytes] | None) -> None:
@@ -581,8 +595,8 @@ def producer_rows(table: Table, produce_rate: Rate, topics: Topics, pages: list[
 
 
 def scale_out_rows(table: Table, one: Replay, two: Replay) -> None:
-    table.section(f"Scale-out: parse processes in one group, {RAW_PARTITIONS} partitions, "
-                  f"{os.cpu_count()} cores shared with the broker")
+    table.section(f"Scale-out: parse processes (--workers 0) in one group, {RAW_PARTITIONS} "
+                  f"partitions, {os.cpu_count()} cores shared with the broker")
     both_worked = all(n and n > 0 for n in two.consumed)
     table.row("1 parse process, from start", rate_text(one.rate))
     table.row("2 parse processes, from start", rate_text(two.rate),

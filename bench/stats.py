@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 MB = 1e6
 
@@ -27,6 +27,13 @@ class Rate:
     @property
     def mb_per_s(self) -> float:
         return self.nbytes / MB / self.seconds if self.seconds > 0 else math.nan
+
+    @classmethod
+    def pooled(cls, rates: Iterable["Rate"]) -> "Rate":
+        """All of ``rates`` as one: their items over their summed time."""
+        rates = list(rates)
+        return cls(sum(r.count for r in rates), sum(r.nbytes for r in rates),
+                   sum(r.seconds for r in rates))
 
 
 def ratio(part: float, whole: float) -> float:
@@ -115,6 +122,30 @@ def vm_hwm_kib(status: str) -> int | None:
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return None
+
+
+@dataclass
+class PeakRSS:
+    """A script's peak memory: the peak (VmHWM) of each of its processes, summed.
+
+    The parse stage runs worker processes; their peaks need not coincide, so
+    the sum is an upper bound.
+    """
+
+    peaks_kib: dict[int, int] = field(default_factory=dict)
+
+    def add(self, pid: int, status: str) -> None:
+        kib = vm_hwm_kib(status)
+        if kib:
+            self.peaks_kib[pid] = max(self.peaks_kib.get(pid, 0), kib)
+
+    @property
+    def mb(self) -> float:
+        return sum(self.peaks_kib.values()) / 1024
+
+    @property
+    def nbytes(self) -> int:
+        return sum(self.peaks_kib.values()) * 1024
 
 
 def bound_by(producer_mb_s: float, client_cpu_mb_s: float) -> tuple[float, str]:

@@ -46,18 +46,20 @@ def topic_arg(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return number
+def at_least(minimum: float, kind: type = int):
+    """An argparse ``type=`` that reads a ``kind`` and refuses values below ``minimum``."""
+    def read(value: str):
+        number = kind(value)
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return number
+    read.__name__ = kind.__name__  # argparse names the type in "invalid int value" errors
+    return read
 
 
-def non_negative_float(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return number
+positive_int = at_least(1)
+non_negative_int = at_least(0)
+non_negative_float = at_least(0, float)
 
 
 def resolve_bootstrap(flag: str | None, environ: dict[str, str] | None = None) -> str:

@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
@@ -121,16 +121,22 @@ def make_consumer(bootstrap: str, topics: list[str], group: str, *, from_beginni
     return consumer
 
 
-def batches(consumer, stop, timeout_ms: int | None, poll_ms: int = 200) -> Iterator[dict]:
+def batches(consumer, stop, timeout_ms: int | None, poll_ms: int = 200,
+            busy: Callable[[], bool] = lambda: False) -> Iterator[dict]:
     """Polled batches until ``stop``, or until idle for ``timeout_ms``.
 
     The idle clock runs only while partitions are assigned, so a slow group
-    join does not count as "nothing to consume".
+    join does not count as "nothing to consume". While ``busy()`` (the caller
+    holds work it finishes on an empty batch), polls don't wait, empty
+    batches are yielded too, and a stop waits until that work is done.
     """
     idle_since = None
-    while not stop:
-        batch = consumer.poll(timeout_ms=poll_ms)
-        if batch:
+    while True:
+        working = busy()
+        if stop and not working:
+            return
+        batch = {} if stop else consumer.poll(timeout_ms=0 if working else poll_ms)
+        if batch or working:
             idle_since = None
             yield batch
         elif timeout_ms is not None and consumer.assignment():

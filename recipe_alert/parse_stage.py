@@ -2,7 +2,11 @@
 
 Each batch is one Kafka transaction holding its outputs, its dead letters and
 the consumed offsets, so a crash at any moment leaves either the whole batch
-or none of it. Pages are parsed before the transaction opens, and a batch
+or none of it.
+
+Pages are parsed in worker processes while this process polls the next batch
+and commits the previous one, so Kafka's share of the work overlaps parsing
+instead of adding to it. Parsing ends before a transaction opens, and a batch
 stops early when its parsing budget is spent (the rest is read again), so
 neither transactions nor the gaps between polls grow with slow or huge pages.
 """
@@ -12,11 +16,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from kafka import TopicPartition
@@ -48,6 +57,10 @@ class RecordRejected(KafkaError):
     """Kafka refused one of a transaction's records; the transaction was aborted."""
 
 
+class ParserCrashed(RecipeAlertError):
+    """The worker process died while parsing a page."""
+
+
 @dataclass(frozen=True)
 class ParseSettings:
     bootstrap: str
@@ -61,6 +74,9 @@ class ParseSettings:
     partitions: int = 3
     replication_factor: int = 1
     batch_size: int = 50
+    # Processes that parse pages. One keeps a core busy parsing while this
+    # process does the Kafka work; more help when cores outnumber instances.
+    workers: int = 1
     # Compressed bytes per partition per fetch: ~10 average pages, or one
     # 2 MB page (the broker always returns at least one batch).
     max_partition_fetch_bytes: int = 1024 * 1024
@@ -119,16 +135,20 @@ def decode_key(key: bytes | None) -> str | None:
     return key.decode("utf-8", "replace") if key else None
 
 
-def transform(record, settings: ParseSettings) -> Output:
-    """Parse one raw record into the record to publish."""
-    try:
-        if not record.value:
-            raise NotARecipe("empty message")
-        recipe = scrape_html(record.value, decode_key(record.key))
-    except NotARecipe as exc:  # the parser raises nothing else, whatever the bytes
-        return dead_letter(record, settings, exc)
-    key = record.key or (recipe["url"] or "").encode() or None
-    value = json.dumps(recipe, ensure_ascii=False).encode("utf-8")
+def parse_page(value: bytes | None, key: bytes | None) -> tuple[str | None, bytes]:
+    """A raw page's recipe as (its URL, its JSON). Runs in a worker process; raises NotARecipe."""
+    if not value:
+        raise NotARecipe("empty message")
+    recipe = scrape_html(value, decode_key(key))
+    return recipe["url"], json.dumps(recipe, ensure_ascii=False).encode("utf-8")
+
+
+def to_output(record, settings: ParseSettings, result: tuple[str | None, bytes] | Exception) -> Output:
+    """The record to publish for ``record``, given what parsing it gave."""
+    if isinstance(result, Exception):
+        return dead_letter(record, settings, result)
+    url, value = result
+    key = record.key or (url or "").encode() or None
     return Output(record, settings.output_topic, key, value, provenance(record), parsed=True)
 
 
@@ -157,14 +177,148 @@ def rewind(consumer, records) -> None:
             consumer.seek(tp, offset)
 
 
-def parse_within_budget(records: list, settings: ParseSettings, stop) -> list[Output]:
-    """Outputs for a prefix of ``records``: at least one, then until the budget is spent or stop."""
+def _init_worker() -> None:
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group;
+    # the main process decides when to stop, and its workers end with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # After a kill -9 of the main process nothing would tell a worker to end.
+    parent = multiprocessing.parent_process()
+    threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(1)
+
+
+def parse_each(parse: Callable, pages: list[tuple[bytes | None, bytes | None]]) -> list:
+    """``parse`` on each (value, key): its result, or the NotARecipe it raised. Runs in a worker."""
+    results = []
+    for value, key in pages:
+        try:
+            results.append(parse(value, key))
+        except NotARecipe as exc:
+            results.append(exc)
+    return results
+
+
+class Parsers:
+    """Pages parsed by worker processes, and by this one whenever it would otherwise wait."""
+
+    # Pages per task. Tasks are handed over by threads of this process, which
+    # wait for the GIL while the main thread decodes fetches: a task per page
+    # starves the workers, a large task leaves this process nothing to take.
+    CHUNK = 4
+
+    def __init__(self, workers: int, parse: Callable = parse_page):
+        self.workers, self.parse = workers, parse
+        self.pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor | None:
+        if not self.workers:
+            return None
+        # spawn, not fork: a fork would copy kafka-python's threads' locks mid-use.
+        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker)
+        for _ in range(self.workers):
+            pool.submit(int)  # start the workers now, while the consumer joins its group
+        return pool
+
+    def submit(self, records: list, generation: int) -> InFlight:
+        chunks = [[(r.value, r.key) for r in records[i:i + self.CHUNK]]
+                  for i in range(0, len(records), self.CHUNK)]
+        futures = [self.pool.submit(parse_each, self.parse, chunk) if self.pool else Future()
+                   for chunk in chunks]
+        return InFlight(records, futures, chunks, generation)
+
+    def result(self, batch: InFlight, index: int, deadline: float | None):
+        """Record ``index``'s result, (url, json) or its NotARecipe, by ``deadline`` (None: no limit).
+
+        Raises TimeoutError, or BrokenProcessPool if a worker died.
+        """
+        wanted = index // self.CHUNK
+        while not batch.futures[wanted].done() and (deadline is None or time.monotonic() < deadline):
+            if not batch.take(wanted, self.parse):
+                break
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return batch.futures[wanted].result(timeout)[index % self.CHUNK]
+
+    def alone(self, record):
+        """Parse ``record`` in a worker with nothing else in flight, so a worker's death names its page."""
+        page = [(record.value, record.key)]
+        for _ in range(2):
+            try:
+                return self.pool.submit(parse_each, self.parse, page).result()[0]
+            except BrokenProcessPool:  # broken before (the first pass) or by this page
+                self.restart()
+        return ParserCrashed("the parser process died on this page "
+                             "(out of memory, or a crash in a C extension)")
+
+    def restart(self) -> None:
+        if self.pool:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = self._start()
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class InFlight:
+    """A polled batch, in chunks that workers parse in order while this process takes from the end."""
+
+    records: list
+    futures: list[Future]  # one per chunk: the list of its pages' results
+    chunks: list[list[tuple[bytes | None, bytes | None]]]
+    generation: int  # the group generation it was polled in
+
+    def take(self, wanted: int, parse: Callable) -> bool:
+        """Parse here a chunk no worker has started: ``wanted``, else the last one after it."""
+        for i in (wanted, *range(len(self.futures) - 1, wanted, -1)):
+            if self.futures[i].done():
+                continue
+            if self.futures[i].cancel():
+                self.futures[i] = Future()
+                self.futures[i].set_result(parse_each(parse, self.chunks[i]))
+                return True
+            if i != wanted:
+                return False  # a worker has it, and so the chunks before it
+        return False
+
+    def drop(self) -> None:
+        for future in self.futures:
+            future.cancel()
+
+
+def collect(parsers: Parsers, batch: InFlight, settings: ParseSettings, stop) -> list[Output]:
+    """Outputs for a prefix of the batch: the first page always, then pages parsed in the budget.
+
+    A worker's death fails every page in flight; the rest of the batch is then
+    parsed one page at a time, and a page that kills its worker is dead-lettered.
+    """
     deadline = time.monotonic() + settings.batch_time_budget_s
-    outputs = []
-    for record in records:
-        if outputs and (stop or time.monotonic() >= deadline):
-            break
-        outputs.append(transform(record, settings))
+    outputs: list[Output] = []
+    isolated = False
+    for index, record in enumerate(batch.records):
+        if isolated:
+            result = parsers.alone(record)
+        else:
+            # The first page is waited for; after it, only what the budget
+            # allows, and when stopping only what is already parsed.
+            if outputs and not stop and time.monotonic() >= deadline:
+                break
+            try:
+                result = parsers.result(batch, index, None if not outputs else
+                                        time.monotonic() if stop else deadline)
+            except TimeoutError:
+                break
+            except BrokenProcessPool:
+                log.error("a parser process died; parsing the rest of this batch one page at a time")
+                isolated = True
+                result = parsers.alone(record)
+        outputs.append(to_output(record, settings, result))
     return outputs
 
 
@@ -289,19 +443,56 @@ def publish(txns: Transactions, consumer, outputs: list[Output], published: list
         published.append(out)
 
 
-def process_batch(txns: Transactions, consumer, batch, stats: ParseStats, stop) -> None:
-    """Parse a polled batch (or as much as the budget allows) and publish it in a transaction."""
-    records = [record for partition_records in batch.values() for record in partition_records]
-    outputs = parse_within_budget(records, txns.settings, stop)
-    published: list[Output] = []
-    try:
-        publish(txns, consumer, outputs, published)
-    finally:
-        rewind(consumer, records[len(published):])  # whatever is not committed is read again
-        stats.consumed += len(published)
-        stats.parsed += sum(out.parsed for out in published)
-        stats.dead_lettered += sum(not out.parsed for out in published)
-        stats.transactions, stats.aborted = txns.committed, txns.aborted
+class Pipeline:
+    """At most two batches in hand: one committing while the next one parses."""
+
+    def __init__(self, settings: ParseSettings, consumer, txns: Transactions, parsers: Parsers,
+                 stats: ParseStats, stop):
+        self.settings, self.consumer, self.txns, self.parsers = settings, consumer, txns, parsers
+        self.stats, self.stop = stats, stop
+        self.pending: InFlight | None = None
+
+    def busy(self) -> bool:
+        return self.pending is not None
+
+    def add(self, batch: dict) -> None:
+        """Start parsing a polled batch (which may be empty), then commit the one before it."""
+        records = [record for partition_records in batch.values() for record in partition_records]
+        generation = self.consumer.group_metadata().generation_id
+        previous, self.pending = self.pending, None
+        if previous is not None and previous.generation != generation:
+            # A rebalance since ``previous`` was polled: its partitions may
+            # belong to another instance now. Whatever is still ours is read
+            # again from the first uncommitted page.
+            log.info("partitions were reassigned; dropping %d uncommitted page(s)", len(previous.records))
+            previous.drop()
+            rewind(self.consumer, previous.records + records)
+            return
+        current = self.parsers.submit(records, generation) if records else None
+        if previous is None or self.commit(previous, behind=current):
+            self.pending = current
+
+    def commit(self, batch: InFlight, behind: InFlight | None) -> bool:
+        """Publish ``batch`` (or the part parsed within budget) in one transaction.
+
+        Returns whether all of it was committed. If not, the rest and the batch
+        ``behind`` it are dropped and read again; on an error, then it raises.
+        """
+        outputs = collect(self.parsers, batch, self.settings, self.stop)
+        published: list[Output] = []
+        try:
+            publish(self.txns, self.consumer, outputs, published)
+        finally:
+            unpublished = batch.records[len(published):]
+            if unpublished:
+                rewind(self.consumer, unpublished + (behind.records if behind else []))
+                if behind is not None:
+                    behind.drop()
+            self.stats.consumed += len(published)
+            self.stats.parsed += sum(out.parsed for out in published)
+            self.stats.dead_lettered += sum(not out.parsed for out in published)
+            self.stats.transactions, self.stats.aborted = self.txns.committed, self.txns.aborted
+        return not unpublished
 
 
 def fenced(exc: BaseException | None) -> bool:
@@ -315,6 +506,14 @@ def fenced(exc: BaseException | None) -> bool:
 
 
 def run(settings: ParseSettings, stop) -> ParseStats:
+    parsers = Parsers(settings.workers)  # the workers start while this process reaches Kafka
+    try:
+        return consume(settings, stop, parsers)
+    finally:
+        parsers.close()
+
+
+def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
     kafka_io.ensure_topics(
         settings.bootstrap,
         {settings.input_topic: {}, settings.output_topic: {}, settings.dead_letter_topic: {}},
@@ -331,15 +530,17 @@ def run(settings: ParseSettings, stop) -> ParseStats:
     )
     txns = Transactions(settings)
     stats = ParseStats()
+    pipeline = Pipeline(settings, consumer, txns, parsers, stats, stop)
     try:
         txns.start()
-        log.info("parsing %s -> %s (dead letters: %s) as group %r, transactional id %r",
-                 settings.input_topic, settings.output_topic, settings.dead_letter_topic,
-                 settings.group, settings.transactional_id)
+        log.info("parsing %s -> %s (dead letters: %s) as group %r, transactional id %r, "
+                 "with %d worker process(es)", settings.input_topic, settings.output_topic,
+                 settings.dead_letter_topic, settings.group, settings.transactional_id,
+                 settings.workers)
         failures = 0
-        for batch in kafka_io.batches(consumer, stop, settings.timeout_ms):
+        for batch in kafka_io.batches(consumer, stop, settings.timeout_ms, busy=pipeline.busy):
             try:
-                process_batch(txns, consumer, batch, stats, stop)
+                pipeline.add(batch)
                 failures = 0
             except KafkaError as exc:
                 if fenced(exc):
@@ -356,7 +557,8 @@ def run(settings: ParseSettings, stop) -> ParseStats:
             raise Fenced(
                 f"transactional id {settings.transactional_id!r} was taken over by another "
                 f"instance (a restart of this one, or a second instance with the same id: "
-                f"give each instance its own --transactional-id)") from exc
+                f"give each instance its own --transactional-id); Kafka said "
+                f"{type(exc).__name__}: {exc}") from exc
         raise
     finally:
         consumer.close(autocommit=False)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from bench.stats import PeakRSS
 from recipe_alert import kafka_io
 from recipe_alert.urls import normalize_url
 from tests.kafkatools import BOOTSTRAP, ROOT, Names, header, scan, wait_for
@@ -128,7 +129,7 @@ class Script:
 
     proc: subprocess.Popen
     log_path: Path
-    peak_rss: int = 0  # bytes, sampled while it runs
+    peak: PeakRSS = field(default_factory=PeakRSS)
 
     @classmethod
     def start(cls, script: str, *args: str, log_dir: Path, env: dict[str, str] | None = None) -> "Script":
@@ -181,17 +182,28 @@ class Script:
         return "\n".join(self.output.splitlines()[-lines:])
 
     def _sample_rss(self) -> None:
-        """The peak RSS so far (VmHWM), sampled at each check while the script runs.
+        sample_peak_rss(self.proc.pid, self.peak)
 
-        Not wait4's ru_maxrss: Linux carries the parent's RSS into it at exec.
-        """
+    @property
+    def peak_rss(self) -> int:
+        """Bytes: the peak RSS of the script and its worker processes, sampled while it runs."""
+        return self.peak.nbytes
+
+
+def sample_peak_rss(pid: int, peak: PeakRSS) -> None:
+    """Add the VmHWM of ``pid`` and of its children to ``peak``.
+
+    Not wait4's ru_maxrss: Linux carries the parent's RSS into it at exec.
+    """
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for each in (pid, *map(int, children)):
         try:
-            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+            peak.add(each, Path(f"/proc/{each}/status").read_text())
         except OSError:
-            return
-        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
-        if found:
-            self.peak_rss = max(self.peak_rss, int(found.group(1)) * 1024)
+            pass  # it ended meanwhile
 
 
 def parser_args(names: Names, *extra: str) -> list[str]:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from bench.stats import (CatchUp, Rate, alert_latencies_ms, bound_by, consumed_from_log,
+from bench.stats import (CatchUp, PeakRSS, Rate, alert_latencies_ms, bound_by, consumed_from_log,
                          percentile, ratio, summarize, vm_hwm_kib)
 
 
@@ -16,6 +16,13 @@ def test_rate_counts_items_and_megabytes_per_second():
 
 def test_a_rate_over_no_time_is_not_a_number():
     assert math.isnan(Rate(10, 10, 0).per_s)
+
+
+def test_pooled_rates_weigh_each_run_by_its_time():
+    fast, slow = Rate(1000, 400, 2.0), Rate(1000, 400, 3.0)
+    pooled = Rate.pooled([fast, slow])
+    assert (pooled.count, pooled.nbytes, pooled.seconds) == (2000, 800, 5.0)
+    assert pooled.per_s == 400  # not the mean of 500 and 333
 
 
 def test_ratio_of_nothing_is_not_a_number():
@@ -92,6 +99,16 @@ def test_peak_rss_is_read_from_vmhwm():
     status = "Name:\tpython\nVmPeak:\t  300000 kB\nVmHWM:\t   81234 kB\nVmRSS:\t   70000 kB\n"
     assert vm_hwm_kib(status) == 81234
     assert vm_hwm_kib("Name:\tzombie\nState:\tZ (zombie)\n") is None
+
+
+def test_a_scripts_peak_rss_is_the_sum_of_its_processes_own_peaks():
+    peak = PeakRSS()
+    peak.add(100, "VmHWM:\t   81920 kB\n")
+    peak.add(101, "VmHWM:\t   40960 kB\n")
+    peak.add(100, "VmHWM:\t   61440 kB\n")  # later samples never lower a peak
+    peak.add(102, "State:\tZ (zombie)\n")
+    assert peak.peaks_kib == {100: 81920, 101: 40960}
+    assert (peak.mb, peak.nbytes) == (120, 120 * 2**20)
 
 
 def test_what_bounds_a_producer_follows_the_share_of_time_its_cpu_work_takes():

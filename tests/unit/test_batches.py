@@ -1,0 +1,78 @@
+"""kafka_io.batches: the poll loop's control flow, with a scripted stand-in for the consumer.
+
+What Kafka does is tested against the real broker in tests/integration; this
+pins down only when the loop waits, what it yields and when it stops.
+"""
+
+from recipe_alert.kafka_io import StopSignal, batches
+
+
+class ScriptedConsumer:
+    """Returns the given poll results in turn, then nothing; records each poll's timeout."""
+
+    def __init__(self, *results):
+        self.results = list(results)
+        self.timeouts = []
+
+    def poll(self, timeout_ms):
+        self.timeouts.append(timeout_ms)
+        return self.results.pop(0) if self.results else {}
+
+    def assignment(self):
+        return {"a partition"}
+
+
+def test_an_idle_caller_gets_only_batches_with_records_and_polls_wait():
+    consumer = ScriptedConsumer({}, {"p": [1]}, {}, {"p": [2]})
+    got = []
+    for batch in batches(consumer, StopSignal(), timeout_ms=None, poll_ms=200):
+        got.append(batch)
+        if len(got) == 2:
+            break
+    assert got == [{"p": [1]}, {"p": [2]}]
+    assert set(consumer.timeouts) == {200}
+
+
+def test_a_busy_caller_gets_empty_batches_too_and_polls_do_not_wait():
+    consumer = ScriptedConsumer({"p": [1]}, {}, {"p": [2]})
+    work = []
+    got = []
+    for batch in batches(consumer, StopSignal(), timeout_ms=None, poll_ms=200, busy=lambda: bool(work)):
+        got.append(batch)
+        if batch:
+            work.append(batch)  # in hand until an empty batch lets it finish
+        else:
+            work.clear()
+        if len(got) == 4:
+            break
+    assert got == [{"p": [1]}, {}, {"p": [2]}, {}]
+    assert consumer.timeouts == [200, 0, 200, 0]
+
+
+def test_a_stop_waits_for_the_work_in_hand_without_polling_again():
+    consumer = ScriptedConsumer({"p": [1]})
+    stop = StopSignal()
+    work = []
+    got = []
+    for batch in batches(consumer, stop, timeout_ms=None, busy=lambda: bool(work)):
+        got.append(batch)
+        if batch:
+            work.append(batch)
+            stop.set()
+        else:
+            work.clear()
+    assert got == [{"p": [1]}, {}]
+    assert len(consumer.timeouts) == 1
+
+
+def test_idle_for_the_timeout_ends_the_loop_but_not_while_busy():
+    consumer = ScriptedConsumer({"p": [1]})
+    work = []
+    got = []
+    for batch in batches(consumer, StopSignal(), timeout_ms=1, poll_ms=0, busy=lambda: bool(work)):
+        got.append(batch)
+        if batch:
+            work.append(batch)
+        else:
+            work.clear()
+    assert got == [{"p": [1]}, {}]
