@@ -24,6 +24,7 @@ Every run uses its own topics and groups and deletes its topics at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -43,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition  # noqa: E402
+from kafka import KafkaConsumer  # noqa: E402
 from kafka.errors import KafkaError  # noqa: E402
 from kafka.codec import gzip_encode, lz4_encode, zstd_encode  # noqa: E402
 from kafka.record import util as record_util  # noqa: E402
@@ -56,6 +57,7 @@ from recipe_alert.errors import NotARecipe, RecipeAlertError  # noqa: E402
 from recipe_alert.notifier import should_alert  # noqa: E402
 from recipe_alert.parser import scrape_html  # noqa: E402
 from tests.chaos import sample_peak_rss  # noqa: E402
+from tests.kafkatools import group_state, reader, wait_for  # noqa: E402
 from tests.pagegen import FIXTURE_PAGES, LAYOUTS, make_page  # noqa: E402
 
 log = logging.getLogger("bench_pipeline")
@@ -204,17 +206,19 @@ def tail(stage: Stage, lines: int = 15) -> str:
 
 
 def wait_until(condition, timeout: float, what: str, stages=()) -> None:
-    """Poll ``condition`` until true; fail early if one of ``stages`` died."""
-    deadline = time.monotonic() + timeout
-    while not condition():
+    """Poll ``condition`` until true; fail at once if one of ``stages`` died."""
+    def done() -> bool:
         for stage in stages:
             if stage.proc.poll() is not None:
                 raise BenchError(f"{stage.name} exited ({stage.proc.returncode}) before {what}:\n"
                                  f"{tail(stage)}")
-        if time.monotonic() > deadline:
-            logs = "".join(f"--- {stage.name}:\n{tail(stage)}" for stage in stages)
-            raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}\n{logs}")
-        time.sleep(0.01)
+        return condition()
+
+    try:
+        wait_for(done, timeout, what, interval=0.01)
+    except TimeoutError as exc:
+        logs = "".join(f"--- {stage.name}:\n{tail(stage)}" for stage in stages)
+        raise BenchError(f"{exc}\n{logs}") from None
 
 
 # ------------------------------------------------------------------ topics
@@ -236,26 +240,20 @@ class Topics:
         if not self.created:
             return
         try:
-            admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-            try:
+            with kafka_io.admin(BOOTSTRAP) as admin:
                 admin.delete_topics(self.created, raise_errors=False)
-            finally:
-                admin.close()
         except Exception as exc:  # cleanup must not hide the run's own outcome
             log.warning("could not delete this run's topics %s: %s", self.created, exc)
 
 
 def committed_reader(topics: list[str]) -> KafkaConsumer:
     """Reads ``topics`` from the beginning as a read_committed consumer would, outside any group."""
-    reader = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False,
-                           isolation_level="read_committed", auto_offset_reset="earliest")
-    partitions = [TopicPartition(t, p) for t in topics for p in sorted(reader.partitions_for_topic(t) or ())]
-    if not partitions:
+    consumer = reader(topics)
+    if not consumer.assignment():
+        consumer.close()
         raise BenchError(f"no partitions found for {topics}")
-    reader.assign(partitions)
-    reader.seek_to_beginning(*partitions)
-    reader.poll(timeout_ms=100)  # resolve positions before any clock starts
-    return reader
+    consumer.poll(timeout_ms=100)  # resolve positions before any clock starts
+    return consumer
 
 
 # ---------------------------------------------------------------- sections
@@ -356,14 +354,15 @@ def replay(topics: Topics, raw: str, label: str, expected: Expected,
     notifier = start("notifier", "consumer_notification.py", "--topic", parsed,
                      "--group", f"{topics.run}.{label}.notifier",
                      "--alerts-topic", topics.new(f"{label}.alerts", configs={"cleanup.policy": "compact"}))
-    watch = GroupWatch(group, parsers)
+    cleanup = contextlib.ExitStack()
+    admin = cleanup.enter_context(kafka_io.admin(BOOTSTRAP))
     all_in = (math.nan, 0)  # (when every parser held partitions, records visible then)
     try:
         deadline = started + STAGE_TIMEOUT_S
         while not catch_up.done:
             count = sum(len(records) for records in reader.poll(timeout_ms=100).values())
             catch_up.add(count, time.monotonic())
-            if math.isnan(all_in[0]) and watch.all_in():
+            if math.isnan(all_in[0]) and all_members_in(admin, group, parsers):
                 all_in = (time.monotonic(), catch_up.seen)
             dead_stage = next((s for s in stages if s.proc.poll() is not None), None)
             if dead_stage or time.monotonic() > deadline:
@@ -376,7 +375,7 @@ def replay(topics: Topics, raw: str, label: str, expected: Expected,
             raise BenchError(f"{exc}\n{alert_count(notifier)} alerts were printed") from None
     finally:
         reader.close()
-        watch.close()
+        cleanup.close()
         for stage in (*stages, notifier):
             if stage.proc.poll() is None:
                 stage.proc.send_signal(signal.SIGTERM)
@@ -390,26 +389,12 @@ def replay(topics: Topics, raw: str, label: str, expected: Expected,
                   consumed=[consumed_from_log(s.log_text()) for s in stages])
 
 
-class GroupWatch:
-    """Tells when ``group`` is Stable with ``members`` members: every process holds partitions."""
-
-    def __init__(self, group: str, members: int, every_s: float = 0.2):
-        self.admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-        self.group, self.members, self.every_s = group, members, every_s
-        self.checked = 0.0
-
-    def all_in(self) -> bool:
-        if time.monotonic() - self.checked < self.every_s:
-            return False
-        self.checked = time.monotonic()
-        try:
-            state = self.admin.describe_groups([self.group]).get(self.group) or {}
-        except KafkaError:  # e.g. the coordinator is still loading: ask again later
-            return False
-        return state.get("group_state") == "Stable" and len(state.get("members") or ()) == self.members
-
-    def close(self) -> None:
-        self.admin.close()
+def all_members_in(admin, group: str, members: int) -> bool:
+    """Whether ``group`` is Stable with ``members`` members: every process holds partitions."""
+    try:
+        return group_state(admin, group) == ("Stable", members)
+    except KafkaError:  # e.g. the coordinator is still loading: ask again later
+        return False
 
 
 def alert_count(stage: Stage) -> int:

@@ -36,7 +36,7 @@ import logging
 import re
 import socket
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit

@@ -351,10 +351,9 @@ class Transactions:
                              retry_backoff_ms=20)
     STUCK_AFTER_S = 90  # past the transaction timeout: this transaction can only fail
 
-    def __init__(self, settings: ParseSettings):
-        self.settings = settings
+    def __init__(self, settings: ParseSettings, stats: ParseStats):
+        self.settings, self.stats = settings, stats
         self.producer = None
-        self.committed = self.aborted = 0
 
     def start(self) -> None:
         if self.producer is None:
@@ -383,10 +382,10 @@ class Transactions:
                                                  headers=out.headers))
                 producer.send_offsets_to_transaction(next_offsets(outputs), consumer.group_metadata())
                 producer.commit_transaction()
-                self.committed += 1
+                self.stats.transactions += 1
                 return
             except KafkaError as exc:
-                self.aborted += 1
+                self.stats.aborted += 1
                 try:
                     producer.abort_transaction()  # also settles every future
                 finally:
@@ -496,7 +495,6 @@ class Pipeline:
             self.stats.consumed += len(published)
             self.stats.parsed += sum(out.parsed for out in published)
             self.stats.dead_lettered += sum(not out.parsed for out in published)
-            self.stats.transactions, self.stats.aborted = self.txns.committed, self.txns.aborted
         return not unpublished
 
 
@@ -533,8 +531,8 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
         max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
         fetch_max_bytes=4 * settings.max_partition_fetch_bytes,
     )
-    txns = Transactions(settings)
     stats = ParseStats()
+    txns = Transactions(settings, stats)
     pipeline = Pipeline(settings, consumer, txns, parsers, stats, stop)
     try:
         txns.start()

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from bench.stats import PeakRSS
 from recipe_alert import kafka_io
@@ -217,17 +217,14 @@ def parser_args(names: Names, *extra: str) -> list[str]:
 
 def committed(group: str, topic: str) -> int:
     """Records of ``topic`` whose processing ``group`` has committed."""
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    try:
+    with kafka_io.admin(BOOTSTRAP) as admin:
         offsets = admin.list_group_offsets(group).get(group, {})
-    finally:
-        admin.close()
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
 def end_offsets(topic: str) -> dict[int, tuple[int, int]]:
     """Partition -> (first, end) offsets of ``topic``."""
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    consumer = KafkaConsumer(**kafka_io.connection(BOOTSTRAP))
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in partitions]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from recipe_alert import kafka_io
@@ -73,18 +73,22 @@ def header(record, name: str) -> str | None:
     return kafka_io.header(record.headers, name)
 
 
+def reader(topics: list[str], isolation_level: str = "read_committed", **overrides) -> KafkaConsumer:
+    """A consumer outside any group, at the beginning of every partition of ``topics``."""
+    consumer = KafkaConsumer(**kafka_io.connection(BOOTSTRAP), enable_auto_commit=False,
+                             isolation_level=isolation_level, auto_offset_reset="earliest", **overrides)
+    tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+    consumer.assign(tps)
+    if tps:
+        consumer.seek_to_beginning(*tps)
+    return consumer
+
+
 def scan(topic: str, isolation_level: str = "read_committed") -> Iterator:
     """Every record of ``topic`` up to its current end, streamed (large topics stay out of memory)."""
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False,
-                             isolation_level=isolation_level, auto_offset_reset="earliest",
-                             max_partition_fetch_bytes=4 * 1024 * 1024)
+    consumer = reader([topic], isolation_level, max_partition_fetch_bytes=4 * 1024 * 1024)
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
-            return
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
+        ends = consumer.end_offsets(list(consumer.assignment()))
         deadline = time.monotonic() + 120
         while any(consumer.position(tp) < end for tp, end in ends.items()):
             if time.monotonic() > deadline:
@@ -112,22 +116,17 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1) -> Non
 
 
 def create_topic(topic: str, partitions: int) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    try:
-        admin.create_topics({topic: {"num_partitions": partitions, "replication_factor": 1}},
-                            wait_for_metadata=True)
-    finally:
-        admin.close()
+    kafka_io.ensure_topics(BOOTSTRAP, {topic: {}}, partitions, 1)
+
+
+def group_state(admin, group: str) -> tuple[str | None, int]:
+    """``group``'s state and its number of members, as its coordinator sees them."""
+    description = admin.describe_groups([group]).get(group) or {}
+    return description.get("group_state"), len(description.get("members") or ())
 
 
 def wait_for_group(group: str, members: int, timeout_s: float = 60) -> None:
     """Until ``group`` is Stable with ``members`` members (polled, bounded)."""
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    try:
-        def stable() -> bool:
-            state = admin.describe_groups([group])[group]
-            return state["group_state"] == "Stable" and len(state["members"]) == members
-
-        wait_for(stable, timeout_s, f"group {group} to have {members} stable members")
-    finally:
-        admin.close()
+    with kafka_io.admin(BOOTSTRAP) as admin:
+        wait_for(lambda: group_state(admin, group) == ("Stable", members), timeout_s,
+                 f"group {group} to have {members} stable members")

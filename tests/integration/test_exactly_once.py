@@ -17,6 +17,7 @@ import pytest
 from recipe_alert import kafka_io, parse_stage
 from tests import chaos
 from tests.httpfixture import LocalHTTPServer
+from tests.kafkatools import group_state
 from tests.pagegen import make_page
 
 MB = 2**20
@@ -133,20 +134,15 @@ def test_a_second_instance_joining_mid_stream_neither_loses_nor_doubles(names, p
     backlog = pages * 2
     chaos.publish_raw(names.raw, chaos.page_records(backlog))
     args = ("--batch-size", "1", "--timeout-ms", "3000")
-    with second_instance_while_frozen(
+    with kafka_io.admin(chaos.BOOTSTRAP) as admin, second_instance_while_frozen(
             names, len(backlog), args, (*args, "--transactional-id", names.parser_group + ".1"),
-            lambda _: group_state(names.parser_group) == "PreparingRebalance",
+            lambda _: group_state(admin, names.parser_group)[0] == "PreparingRebalance",
             "the second instance to ask to join", tmp_path) as (first, second):
         assert first.finish(120) == 0, first.tail()
         assert second.finish(120) == 0, second.tail()
     consumed = [int(re.search(r"done: consumed (\d+)", s.output).group(1)) for s in (first, second)]
     assert all(consumed), f"seed {SEED}: both instances should have had partitions: {consumed}"
     assert_exactly_once(names, backlog)
-
-
-def group_state(group: str) -> str:
-    with kafka_io.admin(chaos.BOOTSTRAP) as admin:
-        return admin.describe_groups([group])[group]["group_state"]
 
 
 def test_poison_records_end_in_the_dead_letter_topic_and_the_stream_goes_on(names, tmp_path):
