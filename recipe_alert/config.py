@@ -101,7 +101,8 @@ def add_topic_creation_args(parser: argparse.ArgumentParser) -> None:
 def add_timeout_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout-ms", type=positive_int, default=None, metavar="MS",
-        help="exit after this long with nothing to consume (default: run until Ctrl-C)")
+        help="exit after this long with nothing to consume, not counting time spent "
+             "joining or rebalancing the group (default: run until Ctrl-C)")
 
 
 def setup_logging(verbose: int) -> None:

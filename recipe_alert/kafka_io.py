@@ -9,9 +9,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import (KafkaError, KafkaTimeoutError, TopicAlreadyExistsError,
                           UnknownTopicOrPartitionError)
+from kafka.structs import ConsumerGroupMetadata, MemberState
 
 from .errors import BrokerUnavailable, RecipeAlertError
 
@@ -120,18 +121,51 @@ def make_consumer(bootstrap: str, topics: list[str], group: str, *, from_beginni
     config.update(overrides)
     with connecting(bootstrap):
         consumer = KafkaConsumer(**config)
-    consumer.subscribe(topics, listener=listener)
+    consumer.subscribe(topics, listener=AssignmentLog(listener))
     return consumer
+
+
+class AssignmentLog(ConsumerRebalanceListener):
+    """Says which partitions this instance holds after each rebalance, then calls on ``then``."""
+
+    def __init__(self, then: ConsumerRebalanceListener | None = None):
+        self.then = then
+
+    def on_partitions_revoked(self, revoked):
+        if self.then is not None:
+            self.then.on_partitions_revoked(revoked)
+
+    def on_partitions_assigned(self, assigned):
+        held = {}
+        for tp in sorted(assigned):
+            held.setdefault(tp.topic, []).append(str(tp.partition))
+        log.info("holding %s", ", ".join(f"{topic}[{','.join(p)}]" for topic, p in held.items())
+                 or "no partitions")
+        if self.then is not None:
+            self.then.on_partitions_assigned(assigned)
+
+
+def membership(consumer) -> ConsumerGroupMetadata | None:
+    """The consumer's group membership (KIP-447 identity) while it holds a settled assignment.
+
+    None while it (re)joins its group. kafka-python 3.0 reports the new
+    generation as soon as JoinGroup answers, before it learns its partitions:
+    offsets committed with that generation would be accepted even for
+    partitions the rebalance gives to another member.
+    """
+    owner = consumer.group_metadata()
+    return owner if owner.state == MemberState.STABLE else None
 
 
 def batches(consumer, stop, timeout_ms: int | None, poll_ms: int = 200,
             busy: Callable[[], bool] = lambda: False) -> Iterator[dict]:
     """Polled batches until ``stop``, or until idle for ``timeout_ms``.
 
-    The idle clock runs only while partitions are assigned, so a slow group
-    join does not count as "nothing to consume". While ``busy()`` (the caller
-    holds work it finishes on an empty batch), polls don't wait, empty
-    batches are yielded too, and a stop waits until that work is done.
+    The idle clock runs only while partitions are assigned and the group is
+    not rebalancing, so a slow join does not count as "nothing to consume".
+    While ``busy()`` (the caller holds work it finishes on an empty batch),
+    polls don't wait, empty batches are yielded too, and a stop waits until
+    that work is done.
     """
     idle_since = None
     while True:
@@ -142,7 +176,9 @@ def batches(consumer, stop, timeout_ms: int | None, poll_ms: int = 200,
         if batch or working:
             idle_since = None
             yield batch
-        elif timeout_ms is not None and consumer.assignment():
+        elif timeout_ms is None or not consumer.assignment() or membership(consumer) is None:
+            idle_since = None
+        else:
             idle_since = idle_since or time.monotonic()
             if (time.monotonic() - idle_since) * 1000 >= timeout_ms:
                 log.info("nothing to consume for %d ms: stopping", timeout_ms)

@@ -17,6 +17,7 @@ from typing import TextIO
 
 import requests
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
 from . import kafka_io
@@ -255,7 +256,12 @@ def run(settings: NotifySettings, stop, out: TextIO | None = None) -> NotifyStat
             out.flush()
             if producer is not None:
                 producer.flush()  # the alert log holds this batch before its offsets commit
-            consumer.commit(offsets)
+            try:
+                consumer.commit(offsets)
+            except (CommitFailedError, RebalanceInProgressError) as exc:
+                # The partitions moved on. Their new owner starts from the last
+                # commit; the alert log keeps it from alerting these again.
+                log.warning("offsets not committed, the group rebalanced: %s", exc)
     finally:
         consumer.close(autocommit=False)
         if producer is not None:

@@ -29,10 +29,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from kafka import TopicPartition
-from kafka.errors import (CorruptRecordError, FencedInstanceIdError, InvalidRecordError,
-                          InvalidTimestampError, KafkaError, MessageSizeTooLargeError,
-                          ProducerFencedError, RecordListTooLargeError)
-from kafka.structs import OffsetAndMetadata
+from kafka.errors import (CorruptRecordError, FencedInstanceIdError, InvalidProducerEpochError,
+                          InvalidRecordError, InvalidTimestampError, KafkaError,
+                          MessageSizeTooLargeError, ProducerFencedError, RecordListTooLargeError)
+from kafka.structs import ConsumerGroupMetadata, OffsetAndMetadata
 
 from . import kafka_io
 from .errors import NotARecipe, RecipeAlertError
@@ -44,7 +44,9 @@ REASON_LIMIT = 500  # bytes of error text kept in a dead-letter header
 # Kafka refuses these for one record, whatever the broker's health: retrying can't help.
 RECORD_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError, InvalidRecordError,
                  CorruptRecordError, InvalidTimestampError)
-FENCED_ERRORS = (ProducerFencedError, FencedInstanceIdError)
+# A transactional producer sees a stale epoch only when another producer with
+# its id has started since.
+FENCED_ERRORS = (ProducerFencedError, InvalidProducerEpochError, FencedInstanceIdError)
 
 
 class Fenced(RecipeAlertError):
@@ -225,12 +227,12 @@ class Parsers:
             pool.submit(int)  # start the workers now, while the consumer joins its group
         return pool
 
-    def submit(self, records: list, generation: int) -> InFlight:
+    def submit(self, records: list, owner: ConsumerGroupMetadata) -> InFlight:
         chunks = [[(r.value, r.key) for r in records[i:i + self.CHUNK]]
                   for i in range(0, len(records), self.CHUNK)]
         futures = [self.pool.submit(parse_each, self.parse, chunk) if self.pool else Future()
                    for chunk in chunks]
-        return InFlight(records, futures, chunks, generation)
+        return InFlight(records, futures, chunks, owner)
 
     def result(self, batch: InFlight, index: int, deadline: float | None):
         """Record ``index``'s result, (url, json) or its NotARecipe, by ``deadline`` (None: no limit).
@@ -272,7 +274,7 @@ class InFlight:
     records: list
     futures: list[Future]  # one per chunk: the list of its pages' results
     chunks: list[list[tuple[bytes | None, bytes | None]]]
-    generation: int  # the group generation it was polled in
+    owner: ConsumerGroupMetadata  # the group membership it was polled under (kafka_io.membership)
 
     def take(self, wanted: int, parse: Callable) -> bool:
         """Parse here a chunk no worker has started: ``wanted``, else the last one after it."""
@@ -362,6 +364,7 @@ class Transactions:
                 compression_type=kafka_io.PAGE_COMPRESSION,
                 max_request_size=kafka_io.MAX_RECORD_BYTES,
                 **self.PRODUCER_TIMEOUTS)
+            fatal_when_fenced(self.producer)
             self.producer.init_transactions()  # fences and aborts whatever a predecessor left open
 
     def close(self) -> None:
@@ -369,8 +372,12 @@ class Transactions:
             self.producer.close(timeout=10)
             self.producer = None
 
-    def commit(self, consumer, outputs: list[Output]) -> None:
-        """Publish ``outputs`` and their offsets atomically; on failure abort, then raise."""
+    def commit(self, owner: ConsumerGroupMetadata, outputs: list[Output]) -> None:
+        """Publish ``outputs`` and their offsets atomically; on failure abort, then raise.
+
+        ``owner`` is the group membership the pages were polled under: the
+        broker refuses the offsets if the group has moved on since (KIP-447).
+        """
         self.start()
         producer = self.producer
         futures = []
@@ -380,7 +387,7 @@ class Transactions:
                 for out in outputs:
                     futures.append(producer.send(out.topic, key=out.key, value=out.value,
                                                  headers=out.headers))
-                producer.send_offsets_to_transaction(next_offsets(outputs), consumer.group_metadata())
+                producer.send_offsets_to_transaction(next_offsets(outputs), owner)
                 producer.commit_transaction()
                 self.stats.transactions += 1
                 return
@@ -394,6 +401,20 @@ class Transactions:
                 if rejected is None:
                     raise
                 raise RecordRejected(str(rejected)) from rejected
+
+
+def fatal_when_fenced(producer) -> None:
+    """Make a stale producer epoch fatal, as the Java client does.
+
+    kafka-python 3.0 answers InvalidProducerEpoch on a produce request by
+    bumping its epoch (KIP-360), as if the error were transient. For a
+    transactional producer it means a successor has taken over the id, and
+    the broker, handling the bump, aborts the successor's open transaction:
+    the successor is fenced by its own zombie.
+    """
+    manager = getattr(producer, "_transaction_manager", None)
+    if isinstance(getattr(manager, "_FATAL_ERRORS", None), frozenset):
+        manager._FATAL_ERRORS |= {InvalidProducerEpochError}
 
 
 @contextlib.contextmanager
@@ -421,7 +442,8 @@ def exit_if_stuck(seconds: float, what: str) -> Iterator[None]:
         timer.cancel()
 
 
-def publish(txns: Transactions, consumer, outputs: list[Output], published: list[Output]) -> None:
+def publish(txns: Transactions, owner: ConsumerGroupMetadata, outputs: list[Output],
+            published: list[Output]) -> None:
     """Commit ``outputs``, appending each to ``published`` once committed.
 
     A record Kafka refuses (too large, say) would abort its transaction
@@ -429,21 +451,21 @@ def publish(txns: Transactions, consumer, outputs: list[Output], published: list
     refused record is replaced by its dead letter without the value.
     """
     try:
-        txns.commit(consumer, outputs)
+        txns.commit(owner, outputs)
         published.extend(outputs)
         return
     except RecordRejected as exc:
         log.warning("a record of this batch was refused (%s); publishing it one by one", exc)
     for out in outputs:
         try:
-            txns.commit(consumer, [out])
+            txns.commit(owner, [out])
         except RecordRejected as exc:
             refused = exc.__cause__
             reason = type(refused)(f"the output ({len(out.value)} bytes) was refused by Kafka; "
                                    f"this dead letter keeps the key, not the value")
             log.error("%s-%d@%d: %s", out.source.topic, out.source.partition, out.source.offset, reason)
             out = dead_letter(out.source, txns.settings, reason, keep_value=False)
-            txns.commit(consumer, [out])
+            txns.commit(owner, [out])
         published.append(out)
 
 
@@ -462,17 +484,22 @@ class Pipeline:
     def add(self, batch: dict) -> None:
         """Start parsing a polled batch (which may be empty), then commit the one before it."""
         records = [record for partition_records in batch.values() for record in partition_records]
-        generation = self.consumer.group_metadata().generation_id
+        owner = kafka_io.membership(self.consumer)
         previous, self.pending = self.pending, None
-        if previous is not None and previous.generation != generation:
-            # A rebalance since ``previous`` was polled: its partitions may
-            # belong to another instance now. Whatever is still ours is read
-            # again from the first uncommitted page.
-            log.info("partitions were reassigned; dropping %d uncommitted page(s)", len(previous.records))
-            previous.drop()
-            rewind(self.consumer, previous.records + records)
+        if owner is None or (previous is not None and previous.owner != owner):
+            # A rebalance under way, or one since ``previous`` was polled: its
+            # partitions may belong to another instance now. Whatever is still
+            # ours is read again from the first uncommitted page. With no work
+            # in hand the next polls wait, which the join needs: kafka-python
+            # 3.0 starts it over if it completes between two polls.
+            unread = (previous.records if previous else []) + records
+            if unread:
+                log.info("the group is rebalancing; dropping %d uncommitted page(s)", len(unread))
+            if previous is not None:
+                previous.drop()
+            rewind(self.consumer, unread)
             return
-        current = self.parsers.submit(records, generation) if records else None
+        current = self.parsers.submit(records, owner) if records else None
         if previous is None or self.commit(previous, behind=current):
             self.pending = current
 
@@ -485,7 +512,7 @@ class Pipeline:
         outputs = collect(self.parsers, batch, self.settings, self.stop)
         published: list[Output] = []
         try:
-            publish(self.txns, self.consumer, outputs, published)
+            publish(self.txns, batch.owner, outputs, published)
         finally:
             unpublished = batch.records[len(published):]
             if unpublished:

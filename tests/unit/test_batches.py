@@ -4,15 +4,21 @@ What Kafka does is tested against the real broker in tests/integration; this
 pins down only when the loop waits, what it yields and when it stops.
 """
 
+from kafka.structs import ConsumerGroupMetadata, MemberState
+
 from recipe_alert.kafka_io import StopSignal, batches
 
 
 class ScriptedConsumer:
-    """Returns the given poll results in turn, then nothing; records each poll's timeout."""
+    """Returns the given poll results in turn, then nothing; records each poll's timeout.
 
-    def __init__(self, *results):
+    ``rebalancing`` polls go by before its group membership is stable.
+    """
+
+    def __init__(self, *results, rebalancing: int = 0):
         self.results = list(results)
         self.timeouts = []
+        self.rebalancing = rebalancing
 
     def poll(self, timeout_ms):
         self.timeouts.append(timeout_ms)
@@ -20,6 +26,10 @@ class ScriptedConsumer:
 
     def assignment(self):
         return {"a partition"}
+
+    def group_metadata(self):
+        stable = len(self.timeouts) > self.rebalancing
+        return ConsumerGroupMetadata("g", 1, "m", None, MemberState.STABLE if stable else MemberState.REBALANCING)
 
 
 def test_an_idle_caller_gets_only_batches_with_records_and_polls_wait():
@@ -76,3 +86,11 @@ def test_idle_for_the_timeout_ends_the_loop_but_not_while_busy():
         else:
             work.clear()
     assert got == [{"p": [1]}, {}]
+
+
+def test_the_idle_clock_does_not_run_while_the_group_rebalances():
+    # kafka-python keeps the old assignment while it rejoins, and a join can
+    # take seconds (the other members rejoin at their next heartbeat).
+    consumer = ScriptedConsumer(rebalancing=5)
+    assert list(batches(consumer, StopSignal(), timeout_ms=0, poll_ms=0)) == []
+    assert len(consumer.timeouts) == 6  # stopped at the first idle poll once stable

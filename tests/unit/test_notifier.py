@@ -1,8 +1,15 @@
+import io
 import json
+from collections import namedtuple
 
 import pytest
+from kafka import TopicPartition
+from kafka.errors import CommitFailedError
+from kafka.structs import ConsumerGroupMetadata, MemberState
 
-from recipe_alert.notifier import format_alert, read_recipe, should_alert
+from recipe_alert import kafka_io
+from recipe_alert.kafka_io import StopSignal
+from recipe_alert.notifier import NotifySettings, format_alert, read_recipe, run, should_alert
 
 
 def recipe(calories, title="Four Cheese Margherita Pizza"):
@@ -76,3 +83,41 @@ def test_a_dead_webhook_costs_one_attempt_per_alert_until_it_recovers():
 ])
 def test_min_and_max_calories_alert_on_a_range(calories, low, high, alert):
     assert should_alert(recipe(calories), 200, low, high) is alert
+
+
+class RebalancedConsumer:
+    """Hands out one batch; by the time its offsets commit, the group has moved on."""
+
+    PARTITION = TopicPartition("parsed_recipes", 0)
+
+    def __init__(self, *values):
+        Record = namedtuple("Record", "topic partition offset key value timestamp")
+        self.batches = [{self.PARTITION: [Record("parsed_recipes", 0, offset, None, value, 0)
+                                          for offset, value in enumerate(values)]}]
+
+    def poll(self, timeout_ms):
+        return self.batches.pop(0) if self.batches else {}
+
+    def assignment(self):
+        return {self.PARTITION}
+
+    def group_metadata(self):
+        return ConsumerGroupMetadata("g", 1, "m", None, MemberState.STABLE)
+
+    def commit(self, offsets):
+        raise CommitFailedError("the consumer was kicked out of the group")
+
+    def close(self, autocommit):
+        pass
+
+
+def test_offsets_refused_after_a_rebalance_are_logged_and_the_stream_goes_on(monkeypatch, caplog):
+    consumer = RebalancedConsumer(json.dumps(recipe(551)).encode(), json.dumps(recipe(120)).encode())
+    monkeypatch.setattr(kafka_io, "ensure_topics", lambda *args: None)
+    monkeypatch.setattr(kafka_io, "make_consumer", lambda *args, **kwargs: consumer)
+    out = io.StringIO()
+    settings = NotifySettings(bootstrap="unused:9092", repeat_alerts=True, timeout_ms=1)
+    stats = run(settings, StopSignal(), out)
+    assert out.getvalue() == "Alert: Four Cheese Margherita Pizza calories count is 551\n"
+    assert (stats.consumed, stats.alerted) == (2, 1)
+    assert "offsets not committed, the group rebalanced" in caplog.text

@@ -42,7 +42,7 @@ def test_every_page_gets_its_own_result_in_order_whoever_parses_it(workers):
     assert any(isinstance(r, tuple) for r in expected) and any(r[0] == "NotARecipe" for r in expected)
     parsers = Parsers(workers)
     try:
-        batch = parsers.submit(batch_records, generation=1)
+        batch = parsers.submit(batch_records, owner=None)
         got = [comparable(parsers.result(batch, i, None)) for i in range(len(batch_records))]
     finally:
         parsers.close()
@@ -52,7 +52,7 @@ def test_every_page_gets_its_own_result_in_order_whoever_parses_it(workers):
 def test_this_process_parses_the_chunks_no_worker_has_started_instead_of_waiting():
     parsers = Parsers(1, parse=parsefuncs.who_parsed)
     try:
-        batch = parsers.submit(records([b"page"] * 4 * Parsers.CHUNK), generation=1)
+        batch = parsers.submit(records([b"page"] * 4 * Parsers.CHUNK), owner=None)
         wait_for(lambda: batch.futures[0].running(), 60, "the worker to take the first chunk")
         parsed_by = [parsers.result(batch, i, None)[0] for i in range(len(batch.records))]
     finally:
@@ -68,12 +68,12 @@ def test_a_page_that_kills_its_worker_is_dead_lettered_and_the_rest_are_parsed()
     values = pages[:5] + [b"die"] + pages[5:]
     parsers = Parsers(1, parse=parsefuncs.dies_in_a_worker)
     try:
-        batch = parsers.submit(records(values), generation=1)
+        batch = parsers.submit(records(values), owner=None)
         # Once a worker holds every chunk, none is parsed here, where b"die" would not kill.
         wait_for(lambda: all(f.running() or f.done() for f in batch.futures), 60,
                  "the worker to take every chunk")
         outputs = collect(parsers, batch, SETTINGS, stop=False)
-        after = parsers.submit(records(pages[:1]), generation=1)
+        after = parsers.submit(records(pages[:1]), owner=None)
         assert comparable(parsers.result(after, 0, None)) == \
             comparable(parse_each(parse_page, [(pages[0], b"key-0")])[0]), "a fresh worker took over"
     finally:
