@@ -122,13 +122,12 @@ def make_consumer(bootstrap: str, topics: list[str], group: str, *, from_beginni
     config.update(overrides)
     with connecting(bootstrap):
         consumer = KafkaConsumer(**config)
-    consumer.subscribe(topics, listener=AssignmentLog(listener))
-    # Learn the topics' partitions before the first join. Otherwise kafka-python
-    # 3.0 joins knowing none, assigns nothing, and joins again once it learns
-    # them; if that join outlasts the poll that started it, its assignment is
-    # never applied and the consumer holds nothing for good (4 starts in 30 on
-    # a loaded machine). Every topic has a partition 0.
-    with connecting(bootstrap):
+        consumer.subscribe(topics, listener=AssignmentLog(listener))
+        # Learn the topics' partitions before the first join. Otherwise kafka-python
+        # 3.0 joins knowing none, assigns nothing, and joins again once it learns
+        # them; if that join outlasts the poll that started it, its assignment is
+        # never applied and the consumer holds nothing for good (4 starts in 30 on
+        # a loaded machine). Every topic has a partition 0.
         consumer.end_offsets([TopicPartition(topic, 0) for topic in topics])
     return consumer
 

@@ -169,10 +169,11 @@ def next_offsets(outputs: list[Output]) -> dict[TopicPartition, OffsetAndMetadat
 
 
 def rewind(consumer, records) -> None:
-    """Make the next poll return ``records`` again (their partitions from the first one)."""
+    """Make the next poll return ``records`` again (their partitions from the earliest one)."""
     first = {}
     for record in records:
-        first.setdefault(TopicPartition(record.topic, record.partition), record.offset)
+        tp = TopicPartition(record.topic, record.partition)
+        first[tp] = min(first.get(tp, record.offset), record.offset)
     assigned = consumer.assignment()
     for tp, offset in first.items():
         if tp in assigned:  # a partition lost to a rebalance is re-read by its new owner
@@ -492,12 +493,9 @@ class Pipeline:
             # ours is read again from the first uncommitted page. With no work
             # in hand the next polls wait, which the join needs: kafka-python
             # 3.0 starts it over if it completes between two polls.
-            unread = (previous.records if previous else []) + records
+            unread = self.read_again(records, previous)
             if unread:
-                log.info("the group is rebalancing; dropping %d uncommitted page(s)", len(unread))
-            if previous is not None:
-                previous.drop()
-            rewind(self.consumer, unread)
+                log.info("the group is rebalancing; dropped %d uncommitted page(s)", unread)
             return
         current = self.parsers.submit(records, owner) if records else None
         if previous is None or self.commit(previous, behind=current):
@@ -516,13 +514,22 @@ class Pipeline:
         finally:
             unpublished = batch.records[len(published):]
             if unpublished:
-                rewind(self.consumer, unpublished + (behind.records if behind else []))
-                if behind is not None:
-                    behind.drop()
+                self.read_again(unpublished, behind)
             self.stats.consumed += len(published)
             self.stats.parsed += sum(out.parsed for out in published)
             self.stats.dead_lettered += sum(not out.parsed for out in published)
         return not unpublished
+
+    def read_again(self, records: list, dropped: InFlight | None) -> int:
+        """Have the next poll return ``records`` and the pages of ``dropped``, whose parsing stops.
+
+        Returns how many pages will be read again.
+        """
+        if dropped is not None:
+            dropped.drop()
+            records = records + dropped.records
+        rewind(self.consumer, records)
+        return len(records)
 
 
 def fenced(exc: BaseException | None) -> bool:

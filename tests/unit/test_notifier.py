@@ -5,11 +5,11 @@ from collections import namedtuple
 import pytest
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError
-from kafka.structs import ConsumerGroupMetadata, MemberState
 
 from recipe_alert import kafka_io
 from recipe_alert.kafka_io import StopSignal
 from recipe_alert.notifier import NotifySettings, format_alert, read_recipe, run, should_alert
+from tests.unit.test_batches import ScriptedConsumer
 
 
 def recipe(calories, title="Four Cheese Margherita Pizza"):
@@ -85,24 +85,8 @@ def test_min_and_max_calories_alert_on_a_range(calories, low, high, alert):
     assert should_alert(recipe(calories), 200, low, high) is alert
 
 
-class RebalancedConsumer:
-    """Hands out one batch; by the time its offsets commit, the group has moved on."""
-
-    PARTITION = TopicPartition("parsed_recipes", 0)
-
-    def __init__(self, *values):
-        Record = namedtuple("Record", "topic partition offset key value timestamp")
-        self.batches = [{self.PARTITION: [Record("parsed_recipes", 0, offset, None, value, 0)
-                                          for offset, value in enumerate(values)]}]
-
-    def poll(self, timeout_ms):
-        return self.batches.pop(0) if self.batches else {}
-
-    def assignment(self):
-        return {self.PARTITION}
-
-    def group_metadata(self):
-        return ConsumerGroupMetadata("g", 1, "m", None, MemberState.STABLE)
+class RebalancedConsumer(ScriptedConsumer):
+    """By the time a batch's offsets commit, the group has moved on."""
 
     def commit(self, offsets):
         raise CommitFailedError("the consumer was kicked out of the group")
@@ -112,7 +96,10 @@ class RebalancedConsumer:
 
 
 def test_offsets_refused_after_a_rebalance_are_logged_and_the_stream_goes_on(monkeypatch, caplog):
-    consumer = RebalancedConsumer(json.dumps(recipe(551)).encode(), json.dumps(recipe(120)).encode())
+    Record = namedtuple("Record", "topic partition offset key value timestamp")
+    values = [json.dumps(recipe(551)).encode(), json.dumps(recipe(120)).encode()]
+    consumer = RebalancedConsumer({TopicPartition("parsed_recipes", 0): [
+        Record("parsed_recipes", 0, offset, None, value, 0) for offset, value in enumerate(values)]})
     monkeypatch.setattr(kafka_io, "ensure_topics", lambda *args: None)
     monkeypatch.setattr(kafka_io, "make_consumer", lambda *args, **kwargs: consumer)
     out = io.StringIO()
