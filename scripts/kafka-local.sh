@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a real single-broker Kafka on localhost:9092 for development and tests.
 #
-#   bash scripts/kafka-local.sh up|down|status|logs
+#   bash scripts/kafka-local.sh up|down|status|logs|orphans
 #
 # With a working Docker engine this drives docker-compose.yml. Without one (our machines
 # and CI) it resolves Apache Kafka's jars from Maven Central into .cache/kafka/ and runs
@@ -67,22 +67,51 @@ running_mode() {
     done
 }
 
+# Running, and not a zombie waiting for its parent to reap it.
+alive() { [[ -r /proc/$1/stat && $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+
+# TERM, then KILL after STOP_TIMEOUT; fails if it had to be killed.
+stop_pid() {
+    local pid=$1 name=$2 waited
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((waited = 0; waited < STOP_TIMEOUT * 10; waited++)); do
+        alive "$pid" || return 0
+        sleep 0.1
+    done
+    log "$name did not stop within ${STOP_TIMEOUT}s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+    return 1
+}
+
 stop_component() {
-    local mode=$1 name=$2 pid waited=0
+    local mode=$1 name=$2 pid
     if pid=$(component_pid "$mode" "$name"); then
         log "stopping $name ($mode, pid $pid)"
-        kill -TERM "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null && ((waited < STOP_TIMEOUT * 10)); do
-            sleep 0.1
-            waited=$((waited + 1))
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "$name did not stop within ${STOP_TIMEOUT}s; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            return 0 # the pid file stays behind as the sign of an unclean stop
-        fi
+        stop_pid "$pid" "$name" || return 0 # the pid file stays behind as the sign of an unclean stop
     fi
     rm -f "$(run_dir "$mode")/$name.pid"
+}
+
+# JVMs this script started (their command line names its run dir) that no pid file
+# names: what a start that went wrong left behind. Prints "pid name" lines.
+orphans() {
+    local pid cmdline name tracked
+    tracked=" $(cat "$CACHE_DIR"/run/*/*.pid 2>/dev/null | tr '\n' ' ' || true) "
+    for pid in $(pgrep -f -- "-Dkafka.logs.dir=$CACHE_DIR/run/" || true); do
+        [[ $tracked == *" $pid "* ]] && continue
+        cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
+        [[ $cmdline == java* ]] || continue
+        name=${cmdline#*-Dkafka.log.file=}
+        echo "$pid ${name%%.log*}"
+    done
+}
+
+stop_orphans() {
+    local pid name
+    while read -r pid name; do
+        log "stopping $name (pid $pid): started by this script, but no pid file names it"
+        stop_pid "$pid" "$name" || true
+    done < <(orphans)
 }
 
 stop_mode() {
@@ -135,14 +164,11 @@ wait_until_answering() {
         [[ $(probe_rc "$KAFKA_PORT") == 0 ]] && return 0
         if [[ $mode != docker ]]; then
             for name in $(components "$mode"); do
-                if ! component_pid "$mode" "$name" >/dev/null; then
-                    show_log_tail "$mode"
-                    die "$name exited during startup (logs in $(run_dir "$mode")/logs)"
-                fi
+                component_pid "$mode" "$name" >/dev/null || failed_start "$mode" "$name" "exited during startup"
             done
         fi
         if ((SECONDS >= deadline)); then
-            [[ $mode != docker ]] && show_log_tail "$mode"
+            [[ $mode == docker ]] || show_new_output "$mode"
             die "Kafka did not answer on localhost:$KAFKA_PORT within ${READY_TIMEOUT}s"
         fi
         sleep 0.5
@@ -152,8 +178,8 @@ wait_until_answering() {
 wait_until_listening() {
     local mode=$1 name=$2 port=$3 deadline=$((SECONDS + 30))
     until listening "$port"; do
-        component_pid "$mode" "$name" >/dev/null || { show_log_tail "$mode"; die "$name exited during startup"; }
-        ((SECONDS < deadline)) || { show_log_tail "$mode"; die "$name did not listen on $port within 30s"; }
+        component_pid "$mode" "$name" >/dev/null || failed_start "$mode" "$name" "exited during startup"
+        ((SECONDS < deadline)) || failed_start "$mode" "$name" "did not listen on $port within 30s"
         sleep 0.2
     done
 }
@@ -203,14 +229,63 @@ set_java_cmd() {
 }
 
 # Starts a JVM in its own session so it outlives this shell; fd 9 (our lock) is not inherited.
+# Until the child execs, $! is a copy of this shell, whose command line is not the JVM's:
+# a liveness check then would call a starting JVM dead (1 start in 20 under CPU load).
+# So the pid file is written once the JVM runs.
 start_component() {
-    local mode=$1 name=$2 run
+    local mode=$1 name=$2 run pid deadline=$((SECONDS + 30))
     shift 2
     run=$(run_dir "$mode")
     set_java_cmd "$mode" "$name" "$@"
+    LOG_START[$name]=$(stat -c %s "$run/logs/$name.log" 2>/dev/null || echo 0)
     nohup setsid "${JAVA_CMD[@]}" >"$run/logs/$name.out" 2>&1 </dev/null 9>&- &
-    echo $! >"$run/$name.pid"
-    log "started $name ($mode, pid $!)"
+    pid=$!
+    STARTED+=("$name:$pid")
+    until [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */java ]]; do
+        alive "$pid" || failed_start "$mode" "$name" "exited during startup"
+        ((SECONDS < deadline)) || failed_start "$mode" "$name" "did not start within 30s"
+        sleep 0.02
+    done
+    echo "$pid" >"$run/$name.pid"
+    log "started $name ($mode, pid $pid)"
+}
+
+# What the processes this 'up' started printed: their own output, and the lines they logged.
+show_new_output() {
+    local mode=$1 name file
+    for name in $(components "$mode"); do
+        [[ -v LOG_START[$name] ]] || continue
+        file="$(run_dir "$mode")/logs/$name.out"
+        if [[ -s $file ]]; then
+            log "---- output of $name ($file)"
+            tail -n 40 "$file" >&2
+        fi
+        file="$(run_dir "$mode")/logs/$name.log"
+        if [[ -s $file ]] && (($(stat -c %s "$file") > LOG_START[$name])); then
+            log "---- last lines $name logged in this start ($file)"
+            tail -c +$((LOG_START[$name] + 1)) "$file" | tail -n 40 >&2
+        fi
+    done
+}
+
+failed_start() {
+    show_new_output "$1"
+    die "$2 $3 (logs in $(run_dir "$1")/logs)"
+}
+
+# On a failed 'up', stop what it started: a JVM left running would hold its ports.
+stop_started() {
+    local i name pid
+    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do # the broker before ZooKeeper
+        name=${STARTED[i]%%:*} pid=${STARTED[i]#*:}
+        if alive "$pid"; then
+            log "stopping $name (pid $pid), started by this failed 'up'"
+            stop_pid "$pid" "$name" || continue # a pid file left: the sign of an unclean stop
+        fi
+        rm -f "$(run_dir "$MODE")/$name.pid"
+    done
+    ((${#STARTED[@]} == 0)) || stop_orphans
+    STARTED=()
 }
 
 # A ZK-mode broker that died without a clean shutdown leaves its registration (and
@@ -274,6 +349,7 @@ up_local() {
         return 0
     fi
 
+    stop_orphans
     run=$(run_dir "$MODE")
     for name in $(components "$MODE"); do
         component_pid "$MODE" "$name" >/dev/null && continue
@@ -309,7 +385,12 @@ up_local() {
 
 cmd_up() {
     take_lock
-    if docker_available; then up_docker; else up_local; fi
+    if docker_available; then up_docker; return; fi
+    declare -gA LOG_START=()
+    STARTED=()
+    trap stop_started EXIT
+    up_local
+    STARTED=()
 }
 
 cmd_down() {
@@ -322,6 +403,10 @@ cmd_down() {
             stopped=1
         fi
     done
+    if [[ -n $(orphans) ]]; then
+        stop_orphans
+        stopped=1
+    fi
     ((stopped)) && log "stopped" || log "no local broker was running"
 }
 
@@ -365,6 +450,7 @@ case ${1:-} in
     down) cmd_down ;;
     status) cmd_status ;;
     logs) cmd_logs ;;
-    *) echo "usage: $0 up|down|status|logs   (env: KAFKA_MODE=zk|kraft, KAFKA_FRESH=1, KAFKA_CACHE_DIR)" >&2
+    orphans) orphans ;;
+    *) echo "usage: $0 up|down|status|logs|orphans   (env: KAFKA_MODE=zk|kraft, KAFKA_FRESH=1, KAFKA_CACHE_DIR)" >&2
        exit 2 ;;
 esac
