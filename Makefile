@@ -6,7 +6,7 @@ KAFKA_MODE ?= zk
 export KAFKA_MODE
 
 .PHONY: help venv kafka-up kafka-down kafka-status demo test test-unit test-integration \
-        bench-parse bench chaos clean
+        bench-parse bench chaos stress-broker clean
 
 help:
 	@echo "make demo              set up, start Kafka, run the pipeline on bundled pages, print alerts"
@@ -16,11 +16,12 @@ help:
 	@echo "make bench-parse       our parser vs recipe-scrapers, ms/page"
 	@echo "make bench             pipeline throughput, alert latency, scale-out, memory"
 	@echo "make chaos             kill -9 and broker restarts at scale: duplicates / missing"
+	@echo "make stress-broker     kafka-down/-up 30 times per mode under CPU load: failed starts"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --quiet -e ".[dev]"
 	touch $@
 
 venv: $(VENV)/.installed
@@ -52,13 +53,16 @@ test-integration: venv kafka-up
 	touch $@
 
 bench-parse: .venv-bench/.installed
-	.venv-bench/bin/python bench/bench_parse.py
+	.venv-bench/bin/python -m bench.bench_parse
 
 bench: venv kafka-up
-	$(PY) bench/bench_pipeline.py
+	$(PY) -m bench.bench_pipeline
 
 chaos: venv kafka-up
-	$(PY) bench/chaos.py
+	$(PY) -m bench.chaos
+
+stress-broker:
+	bash scripts/stress-broker-start.sh
 
 clean:
 	rm -rf $(VENV) .venv-bench .pytest_cache .hypothesis

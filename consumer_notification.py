@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from recipe_alert import config, notifier
+from recipe_alert import cli, notify_stage
+from recipe_alert.notify_stage.sinks import FORMATS
 
 DESCRIPTION = """\
 Consume JSON recipes from --topic and print, for each recipe whose calories per
@@ -26,8 +27,8 @@ EPILOG = "exit codes: 0 done or stopped by Ctrl-C/SIGTERM; 2 bad arguments or no
 
 
 def build_parser():
-    parser = config.make_parser("consumer_notification.py", DESCRIPTION, EPILOG)
-    parser.add_argument("--topic", type=config.topic_arg, default="parsed_recipes",
+    parser = cli.make_parser("consumer_notification.py", DESCRIPTION, EPILOG)
+    parser.add_argument("--topic", type=cli.topic_arg, default="parsed_recipes",
                         help="topic of parsed JSON recipes")
     parser.add_argument("--group", default="recipe-notifier",
                         help="consumer group; instances in one group share the partitions")
@@ -37,31 +38,34 @@ def build_parser():
                         help="alert at or above this instead of above --threshold")
     parser.add_argument("--max-calories", type=float, default=None, metavar="KCAL",
                         help="never alert above this (with --min-calories: alert on a range)")
-    parser.add_argument("--alerts-topic", type=config.topic_arg, default="calorie_alerts",
+    parser.add_argument("--alerts-topic", type=cli.topic_arg, default="calorie_alerts",
                         help="compacted topic recording which recipes already alerted")
     parser.add_argument("--repeat-alerts", action="store_true",
                         help="alert every time a recipe is seen, as the tutorial did")
     parser.add_argument("--webhook", metavar="URL", default=None,
                         help="also POST each alert as JSON {\"text\": ...} to this "
                              "Slack/Mattermost-style incoming webhook")
-    parser.add_argument("--webhook-timeout", type=config.non_negative_float, default=5.0,
+    parser.add_argument("--webhook-timeout", type=cli.non_negative_float, default=5.0,
                         metavar="SECONDS",
                         help="seconds per webhook request")
-    parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text",
-                        help="text: the tutorial's line; json: one JSON object per alert")
+    parser.add_argument("--format", dest="output_format", choices=tuple(FORMATS), default="text",
+                        help="; ".join(f"{name}: {sink.help}" for name, sink in FORMATS.items()))
     parser.add_argument("--from-beginning", action=argparse.BooleanOptionalAction, default=True,
                         help="where a new group starts: the earliest recipe (default) "
                              "or, with --no-from-beginning, only new ones")
-    config.add_timeout_arg(parser)
-    config.add_topic_creation_args(parser)
+    cli.add_timeout_arg(parser)
+    cli.add_topic_creation_args(parser)
     return parser
+
+
+def settings(args) -> notify_stage.NotifySettings:
+    return cli.settings_from(notify_stage.NotifySettings, args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config.setup_logging(args.verbose)
-    settings = config.settings_from(notifier.NotifySettings, args)
-    return config.run_stage(notifier.run, settings)
+    cli.setup_logging(args.verbose)
+    return cli.run_stage(notify_stage.run, settings(args))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 
-from recipe_alert import config, parse_stage
+from recipe_alert import cli, parse_stage
 from recipe_alert.errors import NotARecipe
 from recipe_alert.parser import scrape_html
 
@@ -33,12 +33,12 @@ not a recipe or unreadable, or a transaction hung (restart it: nothing is lost);
 
 
 def build_parser():
-    parser = config.make_parser("producer_consumer_parse_recipes.py", DESCRIPTION, EPILOG)
-    parser.add_argument("--input-topic", type=config.topic_arg, default="raw_recipes",
+    parser = cli.make_parser("producer_consumer_parse_recipes.py", DESCRIPTION, EPILOG)
+    parser.add_argument("--input-topic", type=cli.topic_arg, default="raw_recipes",
                         help="topic of raw HTML pages to consume")
-    parser.add_argument("--output-topic", type=config.topic_arg, default="parsed_recipes",
+    parser.add_argument("--output-topic", type=cli.topic_arg, default="parsed_recipes",
                         help="topic to publish JSON recipes to")
-    parser.add_argument("--dead-letter-topic", type=config.topic_arg, default="raw_recipes_dead_letter",
+    parser.add_argument("--dead-letter-topic", type=cli.topic_arg, default="raw_recipes_dead_letter",
                         help="topic for pages that could not be parsed (original value kept)")
     parser.add_argument("--group", default="recipe-parser",
                         help="consumer group; instances in one group share the partitions")
@@ -48,14 +48,14 @@ def build_parser():
     parser.add_argument("--from-beginning", action=argparse.BooleanOptionalAction, default=True,
                         help="where a new group starts: the earliest page (default) "
                              "or, with --no-from-beginning, only new pages")
-    parser.add_argument("--batch-size", type=config.positive_int, default=50,
+    parser.add_argument("--batch-size", type=cli.positive_int, default=50,
                         help="most pages per poll and per transaction")
-    parser.add_argument("--workers", type=config.non_negative_int, default=1, metavar="N",
+    parser.add_argument("--workers", type=cli.non_negative_int, default=1, metavar="N",
                         help="worker processes that parse pages while this one reads and "
                              "commits (it parses too rather than wait); 0 parses here only. "
                              "To use more cores or machines, run more instances in the group")
-    config.add_timeout_arg(parser)
-    config.add_topic_creation_args(parser)
+    cli.add_timeout_arg(parser)
+    cli.add_topic_creation_args(parser)
     parser.add_argument("--from-file", nargs="+", metavar="PATH",
                         help="parse these local files without Kafka; print one JSON line each")
     return parser
@@ -77,15 +77,18 @@ def parse_files(paths: list[str]) -> int:
     return 1 if failed else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    config.setup_logging(args.verbose)
-    if args.from_file:
-        return parse_files(args.from_file)
-    settings = config.settings_from(
+def settings(args) -> parse_stage.ParseSettings:
+    return cli.settings_from(
         parse_stage.ParseSettings, args,
         transactional_id=args.transactional_id or parse_stage.default_transactional_id(args.group))
-    return config.run_stage(parse_stage.run, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cli.setup_logging(args.verbose)
+    if args.from_file:
+        return parse_files(args.from_file)
+    return cli.run_stage(parse_stage.run, settings(args))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from recipe_alert import config, publisher
+from recipe_alert import cli, produce_stage
 from recipe_alert.crawler import CrawlSettings
 
 DESCRIPTION = """\
@@ -28,28 +28,28 @@ broker; 4 nothing could be fetched (blocked, unreachable or no recipe links)."""
 
 def build_parser():
     defaults = CrawlSettings()
-    parser = config.make_parser("producer_raw_recipes.py", DESCRIPTION, EPILOG)
-    parser.add_argument("--topic", type=config.topic_arg, default="raw_recipes",
+    parser = cli.make_parser("producer_raw_recipes.py", DESCRIPTION, EPILOG)
+    parser.add_argument("--topic", type=cli.topic_arg, default="raw_recipes",
                         help="topic to publish raw pages to")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--category-url", default=publisher.DEFAULT_CATEGORY_URL,
+    source.add_argument("--category-url", default=produce_stage.DEFAULT_CATEGORY_URL,
                         help="listing page whose recipes are crawled")
     source.add_argument("--url", nargs="+", dest="urls", metavar="URL", default=None,
                         help="fetch these recipe pages instead of crawling a category")
     source.add_argument("--from-dir", metavar="DIR",
                         help="publish the .html files in DIR instead of fetching")
-    parser.add_argument("--limit", type=config.positive_int, default=None, metavar="N",
+    parser.add_argument("--limit", type=cli.positive_int, default=None, metavar="N",
                         help="most recipe pages to fetch (default: all listed)")
-    parser.add_argument("--max-pages", type=config.positive_int, default=defaults.max_pages,
+    parser.add_argument("--max-pages", type=cli.positive_int, default=defaults.max_pages,
                         metavar="N",
                         help="listing pages to follow through pagination")
-    parser.add_argument("--delay", type=config.non_negative_float, default=defaults.delay,
+    parser.add_argument("--delay", type=cli.non_negative_float, default=defaults.delay,
                         metavar="SECONDS",
                         help="seconds between requests to the same host")
-    parser.add_argument("--request-timeout", type=config.non_negative_float,
+    parser.add_argument("--request-timeout", type=cli.non_negative_float,
                         default=defaults.timeout, metavar="SECONDS", dest="timeout",
                         help="seconds before a request is abandoned")
-    parser.add_argument("--max-page-bytes", type=config.positive_int, default=defaults.max_bytes,
+    parser.add_argument("--max-page-bytes", type=cli.positive_int, default=defaults.max_bytes,
                         metavar="BYTES", dest="max_bytes",
                         help="larger responses are skipped, read no further")
     parser.add_argument("--user-agent", default=defaults.user_agent, metavar="TEXT",
@@ -59,20 +59,23 @@ def build_parser():
                              "you are responsible")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar even when stderr is a terminal")
-    config.add_topic_creation_args(parser)
+    cli.add_topic_creation_args(parser)
     return parser
+
+
+def settings(args) -> produce_stage.ProduceSettings:
+    return cli.settings_from(
+        produce_stage.ProduceSettings, args,
+        urls=tuple(args.urls or ()),
+        crawl=cli.settings_from(CrawlSettings, args),
+        progress=sys.stderr.isatty() and not args.no_progress,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config.setup_logging(args.verbose)
-    settings = config.settings_from(
-        publisher.ProduceSettings, args,
-        urls=tuple(args.urls or ()),
-        crawl=config.settings_from(CrawlSettings, args),
-        progress=sys.stderr.isatty() and not args.no_progress,
-    )
-    return config.run_stage(publisher.run, settings)
+    cli.setup_logging(args.verbose)
+    return cli.run_stage(produce_stage.run, settings(args))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """Parse speed: recipe_alert.parser.scrape_html against recipe-scrapers.
 
 Both parse the same pages: the fixture pages plus generated pages of real
-sizes (200 KB-2 MB, mean ~400 KB; tests/pagegen.py). Prints ms/page for each,
+sizes (200 KB-2 MB, mean ~400 KB; testkit/pages.py). Prints ms/page for each,
 the ratio, pages/s, and, from a fresh subprocess, the peak RSS while our
 parser reads a stream of 2 MB pages.
 
 recipe-scrapers is not a runtime dependency: run this from the bench venv
 (see bench/requirements-bench.txt):
 
-    .venv-bench/bin/python bench/bench_parse.py
+    .venv-bench/bin/python -m bench.bench_parse
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from recipe_alert.errors import NotARecipe  # noqa: E402
-from recipe_alert.parser import scrape_html  # noqa: E402
-from tests.pagegen import FIXTURE_PAGES, LAYOUTS, make_page  # noqa: E402
+from recipe_alert.errors import NotARecipe
+from recipe_alert.parser import scrape_html
+from testkit import ROOT
+from testkit.pages import FIXTURE_PAGES, LAYOUTS, make_page
+from testkit.processes import vm_hwm_kib
 
 log = logging.getLogger("bench_parse")
 
@@ -147,11 +146,8 @@ def measure_rss(count: int) -> None:
 
 
 def vm_hwm_mb() -> str:
-    try:
-        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
-        return f"{int(line.split()[1]) / 1024:.0f}"
-    except (OSError, StopIteration):
-        return "?"
+    kib = vm_hwm_kib(Path("/proc/self/status").read_text())
+    return f"{kib / 1024:.0f}" if kib else "?"
 
 
 def main() -> None:
@@ -166,7 +162,8 @@ def main() -> None:
         measure_rss(args.rss_pages)
         return
     # First, in a fresh process: recipe-scrapers and the page set must not count against ours.
-    subprocess.run([sys.executable, __file__, "--rss-only", "--rss-pages", str(args.rss_pages)], check=True)
+    subprocess.run([sys.executable, "-m", "bench.bench_parse", "--rss-only", "--rss-pages",
+                    str(args.rss_pages)], cwd=ROOT, check=True)
     run_speed(args.generated, args.rounds)
 
 

@@ -1,7 +1,7 @@
 """The pipeline's figures against the local broker: `make bench`.
 
 Runs the three scripts as subprocesses, as a user would, on realistic pages
-(tests/pagegen.py, 200 KB-2 MB, mean ~400 KB; generated once into
+(testkit/pages.py, 200 KB-2 MB, mean ~400 KB; generated once into
 .cache/bench-pages/) and prints one table:
 
 - producer: producer_raw_recipes.py --from-dir to a fresh 4-partition raw
@@ -18,7 +18,7 @@ Runs the three scripts as subprocesses, as a user would, on realistic pages
 
 Every run uses its own topics and groups and deletes its topics at the end.
 
-    .venv/bin/python bench/bench_pipeline.py [--pages N] [--quick]
+    .venv/bin/python -m bench.bench_pipeline [--pages N] [--quick]
 """
 
 from __future__ import annotations
@@ -33,37 +33,34 @@ import os
 import random
 import re
 import signal
-import subprocess
 import sys
-import threading
+import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from kafka import KafkaConsumer
+from kafka.codec import gzip_encode, lz4_encode, zstd_encode
+from kafka.errors import KafkaError
+from kafka.record import util as record_util
 
-from kafka import KafkaConsumer  # noqa: E402
-from kafka.errors import KafkaError  # noqa: E402
-from kafka.codec import gzip_encode, lz4_encode, zstd_encode  # noqa: E402
-from kafka.record import util as record_util  # noqa: E402
-
-from bench.bench_parse import generated_sizes  # noqa: E402
-from bench.stats import (CatchUp, Rate, alert_latencies_ms, bound_by, consumed_from_log,  # noqa: E402
-                         ratio, summarize, PeakRSS)
-from recipe_alert import config, kafka_io, parse_stage  # noqa: E402
-from recipe_alert.errors import NotARecipe, RecipeAlertError  # noqa: E402
-from recipe_alert.notifier import should_alert  # noqa: E402
-from recipe_alert.parser import scrape_html  # noqa: E402
-from tests.chaos import sample_peak_rss  # noqa: E402
-from tests.kafkatools import group_state, reader, wait_for  # noqa: E402
-from tests.pagegen import FIXTURE_PAGES, LAYOUTS, make_page  # noqa: E402
+from bench.bench_parse import generated_sizes
+from bench.stats import CatchUp, Rate, alert_latencies_ms, bound_by, consumed_from_log, ratio, summarize
+from recipe_alert import parse_stage
+from recipe_alert.connection import MAX_RECORD_BYTES, PAGE_COMPRESSION
+from recipe_alert.errors import NotARecipe, RecipeAlertError
+from recipe_alert.notify_stage.alerts import should_alert
+from recipe_alert.parser import scrape_html
+from testkit import ROOT
+from testkit.broker import BOOTSTRAP, CONNECTION, create_topic, group_state, reader, wait_for
+from testkit.pages import FIXTURE_PAGES, LAYOUTS, make_page
+from testkit.processes import Script
 
 log = logging.getLogger("bench_pipeline")
 
 PAGE_CACHE = ROOT / ".cache" / "bench-pages"
-BOOTSTRAP = config.resolve_bootstrap(None)
+LOG_DIR = Path(tempfile.mkdtemp(prefix="bench-"))  # each script's stdout and stderr
 THRESHOLD = 200  # the notifier's default
 RAW_PARTITIONS = 4  # even split for two parsers
 CODECS = {"gzip": gzip_encode, "lz4": lz4_encode, "zstd": zstd_encode, "none": None}
@@ -106,7 +103,7 @@ def with_canonical(page: bytes, url: str) -> bytes:
 
 def page_dir(count: int) -> Path:
     """Pages depend on the generator and its fixtures: a change of either gets a new directory."""
-    sources = [ROOT / "tests" / "pagegen.py", *(FIXTURE_PAGES / f"{layout}.html" for layout in LAYOUTS)]
+    sources = [ROOT / "testkit" / "pages.py", *(FIXTURE_PAGES / f"{layout}.html" for layout in LAYOUTS)]
     version = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:8]
     return PAGE_CACHE / f"{count}-{version}"
 
@@ -133,76 +130,22 @@ def load_pages(directory: Path) -> list[bytes]:
 
 # ------------------------------------------------------------ subprocesses
 
-@dataclass
-class Stage:
-    """A running script, its output lines as they arrive, and its peak RSS."""
-
-    name: str
-    proc: subprocess.Popen
-    started: float
-    stdout: list[str] = field(default_factory=list)
-    stderr: list[str] = field(default_factory=list)
-    peak: PeakRSS = field(default_factory=PeakRSS)  # the script with its worker processes
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    def sample_rss(self) -> None:
-        sample_peak_rss(self.proc.pid, self.peak)
-
-    @property
-    def peak_mb(self) -> float:
-        return self.peak.mb
-
-    def log_text(self) -> str:
-        return "".join(self.stderr)
+def start(name: str, script: str, *args: str) -> Script:
+    return Script.start(script, *args, log_dir=LOG_DIR, name=name)
 
 
-def start(name: str, script: str, *args: str) -> Stage:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=ROOT, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    stage = Stage(name, proc, time.monotonic())
-    stage.threads = [threading.Thread(target=_drain, args=(proc.stdout, stage.stdout), daemon=True),
-                     threading.Thread(target=_drain, args=(proc.stderr, stage.stderr), daemon=True),
-                     threading.Thread(target=_watch_rss, args=(stage,), daemon=True)]
-    for thread in stage.threads:
-        thread.start()
-    return stage
-
-
-def _drain(stream, lines: list[str]) -> None:
-    for line in stream:
-        lines.append(line)
-
-
-def _watch_rss(stage: Stage) -> None:
-    # VmHWM is per address space; ru_maxrss of a child would include ours at exec.
-    while stage.proc.poll() is None:
-        stage.sample_rss()
-        time.sleep(0.05)
-
-
-def finish(stage: Stage, timeout: float = STAGE_TIMEOUT_S, terminate: bool = False) -> float:
+def finish(stage: Script, timeout: float = STAGE_TIMEOUT_S, terminate: bool = False) -> float:
     """Wait for ``stage`` to exit (SIGTERM first if ``terminate``); its wall time in seconds."""
-    stage.sample_rss()
-    if terminate and stage.proc.poll() is None:
-        stage.proc.send_signal(signal.SIGTERM)
+    if terminate:
+        stage.signal(signal.SIGTERM)
     try:
-        stage.proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        stage.proc.kill()
-        stage.proc.wait()
-        raise BenchError(f"{stage.name} did not finish within {timeout:.0f} s:\n{tail(stage)}")
+        code = stage.finish(timeout)
+    except TimeoutError as exc:
+        raise BenchError(str(exc)) from None
     ended = time.monotonic()
-    for thread in stage.threads:
-        thread.join(5)
-    if stage.proc.returncode != 0:
-        raise BenchError(f"{stage.name} exited with {stage.proc.returncode}:\n{tail(stage)}")
+    if code != 0:
+        raise BenchError(f"{stage.name} exited with {code}:\n{stage.tail(15)}")
     return ended - stage.started
-
-
-def tail(stage: Stage, lines: int = 15) -> str:
-    return "".join(stage.stderr[-lines:])
 
 
 def wait_until(condition, timeout: float, what: str, stages=()) -> None:
@@ -211,13 +154,13 @@ def wait_until(condition, timeout: float, what: str, stages=()) -> None:
         for stage in stages:
             if stage.proc.poll() is not None:
                 raise BenchError(f"{stage.name} exited ({stage.proc.returncode}) before {what}:\n"
-                                 f"{tail(stage)}")
+                                 f"{stage.tail(15)}")
         return condition()
 
     try:
         wait_for(done, timeout, what, interval=0.01)
     except TimeoutError as exc:
-        logs = "".join(f"--- {stage.name}:\n{tail(stage)}" for stage in stages)
+        logs = "".join(f"--- {stage.name}:\n{stage.tail(15)}" for stage in stages)
         raise BenchError(f"{exc}\n{logs}") from None
 
 
@@ -232,7 +175,7 @@ class Topics:
 
     def new(self, label: str, partitions: int = 3, configs: dict | None = None) -> str:
         name = f"{self.run}.{label}"
-        kafka_io.ensure_topics(BOOTSTRAP, {name: configs or {}}, partitions, 1)
+        create_topic(name, partitions, configs)
         self.created.append(name)
         return name
 
@@ -240,7 +183,7 @@ class Topics:
         if not self.created:
             return
         try:
-            with kafka_io.admin(BOOTSTRAP) as admin:
+            with CONNECTION.admin() as admin:
                 admin.delete_topics(self.created, raise_errors=False)
         except Exception as exc:  # cleanup must not hide the run's own outcome
             log.warning("could not delete this run's topics %s: %s", self.created, exc)
@@ -286,13 +229,13 @@ def produce_dir(directory: Path, topic: str, pages: list[bytes]) -> tuple[Rate, 
     stage = start("producer", "producer_raw_recipes.py", "--from-dir", str(directory),
                   "--topic", topic, "--no-progress")
     seconds = finish(stage)
-    return Rate(len(pages), sum(map(len, pages)), seconds), stage.peak_mb
+    return Rate(len(pages), sum(map(len, pages)), seconds), stage.peak.mb
 
 
 def produce_with(codec: str, topic: str, pages: list[bytes]) -> Rate:
     """A producer configured like make_producer's page producer, but with ``codec``."""
-    producer = kafka_io.make_producer(BOOTSTRAP, compression_type=None if codec == "none" else codec,
-                                      max_request_size=kafka_io.MAX_RECORD_BYTES)
+    producer = CONNECTION.producer(compression_type=None if codec == "none" else codec,
+                                   max_request_size=MAX_RECORD_BYTES)
     try:
         started = time.perf_counter()
         futures = [producer.send(topic, key=f"page-{i}".encode(), value=page) for i, page in enumerate(pages)]
@@ -355,7 +298,7 @@ def replay(topics: Topics, raw: str, label: str, expected: Expected,
                      "--group", f"{topics.run}.{label}.notifier",
                      "--alerts-topic", topics.new(f"{label}.alerts", configs={"cleanup.policy": "compact"}))
     cleanup = contextlib.ExitStack()
-    admin = cleanup.enter_context(kafka_io.admin(BOOTSTRAP))
+    admin = cleanup.enter_context(CONNECTION.admin())
     all_in = (math.nan, 0)  # (when every parser held partitions, records visible then)
     try:
         deadline = started + STAGE_TIMEOUT_S
@@ -367,7 +310,7 @@ def replay(topics: Topics, raw: str, label: str, expected: Expected,
             dead_stage = next((s for s in stages if s.proc.poll() is not None), None)
             if dead_stage or time.monotonic() > deadline:
                 raise BenchError(f"parse stage did not catch up ({catch_up.seen} of {expected.records} "
-                                 f"records visible):\n{tail(dead_stage or stages[0])}")
+                                 f"records visible):\n{(dead_stage or stages[0]).tail(15)}")
         try:
             wait_until(lambda: alert_count(notifier) >= expected.alerts, 60,
                        f"{expected.alerts} alerts", [notifier])
@@ -385,8 +328,8 @@ def replay(topics: Topics, raw: str, label: str, expected: Expected,
     return Replay(rate=Rate(expected.records, expected.nbytes, catch_up.done_at - started),
                   steady=Rate(count, round(expected.nbytes * count / expected.records), seconds),
                   first_output_s=catch_up.first_at - started, all_in_s=all_in[0] - started,
-                  parser_peaks_mb=[s.peak_mb for s in stages], notifier_peak_mb=notifier.peak_mb,
-                  consumed=[consumed_from_log(s.log_text()) for s in stages])
+                  parser_peaks_mb=[s.peak.mb for s in stages], notifier_peak_mb=notifier.peak.mb,
+                  consumed=[consumed_from_log(s.stderr) for s in stages])
 
 
 def all_members_in(admin, group: str, members: int) -> bool:
@@ -397,8 +340,8 @@ def all_members_in(admin, group: str, members: int) -> bool:
         return False
 
 
-def alert_count(stage: Stage) -> int:
-    return sum(1 for line in list(stage.stdout) if line.startswith(("Alert:", "{")))
+def alert_count(stage: Script) -> int:
+    return sum(1 for line in stage.stdout_lines() if line.startswith(("Alert:", "{")))
 
 
 @dataclass
@@ -416,7 +359,7 @@ def alert_latency(topics: Topics, label: str, seconds: float, rate: float,
     args += ["--repeat-alerts"] if repeat else [
         "--alerts-topic", topics.new(f"{label}.alerts", configs={"cleanup.policy": "compact"})]
     notifier = start(f"notifier ({label})", "consumer_notification.py", *args)
-    producer = kafka_io.make_producer(BOOTSTRAP, linger_ms=0)  # measure the notifier, not our linger
+    producer = CONNECTION.producer(linger_ms=0)  # measure the notifier, not our linger
 
     def send(url: str) -> None:
         recipe = {"title": url.rsplit("/", 1)[-1], "calories": THRESHOLD + 300, "url": url}
@@ -428,7 +371,7 @@ def alert_latency(topics: Topics, label: str, seconds: float, rate: float,
         deadline = time.monotonic() + 60
         while alert_count(notifier) == 0:
             if time.monotonic() > deadline or notifier.proc.poll() is not None:
-                raise BenchError(f"notifier never alerted during warm-up:\n{tail(notifier)}")
+                raise BenchError(f"notifier never alerted during warm-up:\n{notifier.tail(15)}")
             send(f"https://bench.example/warm-up/{warm}")
             warm += 1
             producer.flush()
@@ -447,9 +390,9 @@ def alert_latency(topics: Topics, label: str, seconds: float, rate: float,
     finally:
         producer.close(timeout=10)
         finish(notifier, timeout=60, terminate=True)
-    alerts = [json.loads(line) for line in notifier.stdout if line.startswith("{")]
+    alerts = [json.loads(line) for line in notifier.stdout_lines() if line.startswith("{")]
     latencies, missing = alert_latencies_ms(alerts, set(wanted))
-    return AlertRun(latencies, missing, notifier.peak_mb)
+    return AlertRun(latencies, missing, notifier.peak.mb)
 
 
 # ------------------------------------------------------------------- table
@@ -562,7 +505,7 @@ def replay_rows(table: Table, pages: list[bytes], parse_rates: list[Rate], one: 
 
 def producer_rows(table: Table, produce_rate: Rate, topics: Topics, pages: list[bytes] | None) -> None:
     table.section("Producer: pages from a directory to the raw topic, acks=all, idempotent")
-    table.row(f"producer_raw_recipes.py --from-dir ({kafka_io.PAGE_COMPRESSION})",
+    table.row(f"producer_raw_recipes.py --from-dir ({PAGE_COMPRESSION})",
               rate_text(produce_rate), f"whole process, start to exit; {BACKLOG_COPIES} runs")
     for codec in CODECS if pages else ():
         configs = {"max.message.bytes": str(16 * 1024 * 1024)} if codec == "none" else {}

@@ -1,4 +1,4 @@
-"""`make chaos`: the exactly-once drivers of tests/chaos.py at a larger scale.
+"""`make chaos`: the exactly-once drivers of testkit/chaos.py at a larger scale.
 
 Three runs against the local broker, on fresh topics:
 
@@ -12,7 +12,7 @@ Prints records in/out, dead-lettered, duplicates, missing, restarts, broker
 restarts and each script's peak RSS. Exits 1 if anything was lost or doubled.
 The broker is left up (in the current KAFKA_MODE), even on failure.
 
-    .venv/bin/python bench/chaos.py [--pages 1000] [--kills 6] [--broker-restarts 2]
+    .venv/bin/python -m bench.chaos [--pages 1000] [--kills 6] [--broker-restarts 2]
 """
 
 from __future__ import annotations
@@ -26,12 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests import chaos  # noqa: E402
-from tests.httpfixture import LocalHTTPServer  # noqa: E402
-from tests.kafkatools import Names  # noqa: E402
+from testkit import chaos
+from testkit.broker import Names
+from testkit.httpserver import LocalHTTPServer
 
 MB = 2**20
 

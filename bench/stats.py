@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MB = 1e6
 
@@ -114,38 +114,6 @@ def consumed_from_log(stderr: str) -> int | None:
     """N from a stage's final ``done: consumed N, ...`` log line, if it printed one."""
     found = _DONE_CONSUMED.findall(stderr)
     return int(found[-1]) if found else None
-
-
-def vm_hwm_kib(status: str) -> int | None:
-    """Peak resident set (VmHWM) from the text of /proc/<pid>/status, in KiB."""
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return None
-
-
-@dataclass
-class PeakRSS:
-    """A script's peak memory: the peak (VmHWM) of each of its processes, summed.
-
-    The parse stage runs worker processes; their peaks need not coincide, so
-    the sum is an upper bound.
-    """
-
-    peaks_kib: dict[int, int] = field(default_factory=dict)
-
-    def add(self, pid: int, status: str) -> None:
-        kib = vm_hwm_kib(status)
-        if kib:
-            self.peaks_kib[pid] = max(self.peaks_kib.get(pid, 0), kib)
-
-    @property
-    def mb(self) -> float:
-        return sum(self.peaks_kib.values()) / 1024
-
-    @property
-    def nbytes(self) -> int:
-        return sum(self.peaks_kib.values()) * 1024
 
 
 def bound_by(producer_mb_s: float, client_cpu_mb_s: float) -> tuple[float, str]:

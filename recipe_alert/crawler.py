@@ -47,6 +47,7 @@ from bs4 import BeautifulSoup
 from urllib3.exceptions import NameResolutionError
 
 from recipe_alert import __version__
+from recipe_alert.cli import tuning
 from recipe_alert.errors import ConfigError
 from recipe_alert.urls import is_recipe_url, normalize_url
 
@@ -74,8 +75,8 @@ class CrawlSettings:
     obey_robots: bool = True
     max_pages: int = 1  # listing pages to follow via next links
     limit: int | None = None  # stop after this many Pages (skips and failures don't count)
-    retries: int = 3  # extra attempts on 429, 5xx and connection errors
-    same_site_only: bool = True  # follow listing links only on the start URL's site
+    retries: int = tuning(3)  # extra attempts on 429, 5xx and connection errors
+    same_site_only: bool = tuning(True)  # follow listing links only on the start URL's site
 
     def __post_init__(self) -> None:
         rules = [

@@ -1,4 +1,4 @@
-"""Publish raw recipe pages to Kafka, each as soon as it is fetched."""
+"""The produce stage: recipe pages in (crawled, or from a directory); raw HTML out, each as soon as it is fetched."""
 
 from __future__ import annotations
 
@@ -11,26 +11,25 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka import codec
-from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
-from . import kafka_io
+from . import kafka_compat
+from .cli import tuning
+from .connection import MAX_RECORD_BYTES, PAGE_COMPRESSION, Connection
 from .crawler import Crawler, CrawlSettings, CrawlStats, Failed, Page, Skipped
-from .errors import ConfigError
+from .errors import ConfigError, NothingFetched
+from .topics import ensure_topics, size_limit
 from .urls import find_canonical_url, normalize_url
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CATEGORY_URL = "https://www.allrecipes.com/recipes/96/salad/"
-MAX_MESSAGE_BYTES = "max.message.bytes"
-FRAMING_BYTES = 2048  # batch header, key and headers around a page's bytes: an upper bound
 MAX_UNACKNOWLEDGED_BYTES = 32 * 1024 * 1024  # pages held in memory while the broker is away
 
 
 @dataclass(frozen=True)
 class ProduceSettings:
-    bootstrap: str
+    connection: Connection
     topic: str = "raw_recipes"
     category_url: str = DEFAULT_CATEGORY_URL
     urls: tuple[str, ...] = ()
@@ -38,7 +37,7 @@ class ProduceSettings:
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     partitions: int = 3
     replication_factor: int = 1
-    compression: str = kafka_io.PAGE_COMPRESSION
+    compression: str = tuning(PAGE_COMPRESSION)
     progress: bool = False
 
 
@@ -59,8 +58,6 @@ class ProduceStats:
 
     @property
     def exit_code(self) -> int:
-        if self.crawl.fetched == 0:
-            return 4  # nothing could be fetched: blocked, broken or empty crawl
         return 1 if self.failed else 0
 
     def summary(self) -> str:
@@ -119,62 +116,8 @@ def progress_bar(enabled: bool, total: int | None):
     return tqdm(total=total, unit="page", file=sys.stderr, dynamic_ncols=True)
 
 
-def topic_size_limit(bootstrap: str, topic: str) -> int:
-    """The largest record batch, compressed, that the broker accepts on ``topic``."""
-    resource = ConfigResource(ConfigResourceType.TOPIC, topic, [MAX_MESSAGE_BYTES])
-    with kafka_io.admin(bootstrap) as client:
-        found = client.describe_configs([resource], config_filter="all")
-    return int(found["topic"][topic][MAX_MESSAGE_BYTES]["value"])
-
-
-def too_large(body: bytes, compression: str | None, limit: int) -> str | None:
-    """Why the broker would refuse ``body``, or None.
-
-    Checked before sending: a record the broker refuses leaves kafka-python's
-    idempotent producer failing every later send too.
-    """
-    if len(body) + FRAMING_BYTES <= limit:
-        return None  # fits even uncompressed: don't compress twice
-    size = len(getattr(codec, f"{compression}_encode")(body)) if compression else len(body)
-    if size + FRAMING_BYTES <= limit:
-        return None
-    return (f"{size} bytes {f'after {compression} compression ' if compression else ''}"
-            f"exceeds the topic's max.message.bytes ({limit})")
-
-
-class Backlog:
-    """Bytes sent but not yet acknowledged.
-
-    kafka-python 3 buffers unsent records without bound, so while the broker
-    is away we stop fetching once ``limit`` bytes wait, instead of growing.
-    """
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.pending = 0
-        self._changed = threading.Condition()
-
-    def add(self, size: int) -> None:
-        with self._changed:
-            self.pending += size
-
-    def done(self, size: int) -> None:
-        with self._changed:
-            self.pending -= size
-            self._changed.notify_all()
-
-    def wait_for_room(self, stop) -> None:
-        with self._changed:
-            told = False
-            while self.pending > self.limit and not stop:
-                if not self._changed.wait(1.0) and not told:  # a second without any ack
-                    log.info("%.0f MB not yet acknowledged by the broker: waiting before "
-                             "fetching more", self.pending / 1e6)
-                    told = True
-
-
-def publish(producer, settings: ProduceSettings, size_limit: int, page: Page, stats: ProduceStats,
-            backlog: Backlog) -> None:
+def send_page(producer, settings: ProduceSettings, limit: int, page: Page, stats: ProduceStats,
+              backlog: kafka_compat.Backlog) -> None:
     """Send without waiting; the delivery report arrives on the producer's thread."""
     key = page_key(page)
     size = len(page.body)
@@ -191,7 +134,7 @@ def publish(producer, settings: ProduceSettings, size_limit: int, page: Page, st
         backlog.done(size)
         failed(exc)
 
-    reason = too_large(page.body, settings.compression, size_limit)
+    reason = kafka_compat.oversized(page.body, settings.compression, limit)
     if reason:
         failed(MessageSizeTooLargeError(reason))
         return
@@ -207,24 +150,23 @@ def publish(producer, settings: ProduceSettings, size_limit: int, page: Page, st
 
 
 def run(settings: ProduceSettings, stop) -> ProduceStats:
-    kafka_io.ensure_topics(settings.bootstrap, {settings.topic: {}},
-                           settings.partitions, settings.replication_factor)
-    size_limit = topic_size_limit(settings.bootstrap, settings.topic)
-    producer = kafka_io.make_producer(
-        settings.bootstrap,
+    ensure_topics(settings.connection, {settings.topic: {}},
+                  settings.partitions, settings.replication_factor)
+    limit = size_limit(settings.connection, settings.topic)
+    producer = settings.connection.producer(
         compression_type=settings.compression,
-        max_request_size=kafka_io.MAX_RECORD_BYTES,
+        max_request_size=MAX_RECORD_BYTES,
         # Retry through a broker restart for up to 5 minutes before giving up on a page.
         delivery_timeout_ms=300_000,
     )
     crawler = Crawler(settings.crawl)
     stats = ProduceStats(crawl=crawler.stats)
-    backlog = Backlog(MAX_UNACKNOWLEDGED_BYTES)
+    backlog = kafka_compat.Backlog(MAX_UNACKNOWLEDGED_BYTES)
     try:
         with progress_bar(settings.progress, settings.crawl.limit) as bar:
             for item in sources(settings, crawler):
                 if isinstance(item, Page):
-                    publish(producer, settings, size_limit, item, stats, backlog)
+                    send_page(producer, settings, limit, item, stats, backlog)
                 if bar is not None:
                     bar.update(1)
                 if stop:
@@ -234,7 +176,9 @@ def run(settings: ProduceSettings, stop) -> ProduceStats:
     finally:
         producer.flush()
         producer.close(timeout=30)
-    if crawler.stats.fetched == 0 and not stop:
-        log.error("no page was fetched: see the reasons above. If the site refuses crawlers, "
-                  "save pages from a browser and use --from-dir, or try another recipe site")
+    if crawler.stats.fetched == 0:
+        raise NothingFetched(
+            "stopped before any page was fetched" if stop else
+            "no page was fetched: see the reasons above. If the site refuses crawlers, "
+            "save pages from a browser and use --from-dir, or try another recipe site", stats)
     return stats

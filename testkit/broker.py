@@ -1,4 +1,4 @@
-"""Helpers for tests and drivers that talk to the real broker."""
+"""Helpers for tests and drivers that talk to the real broker, through the scripts' own Connection."""
 
 from __future__ import annotations
 
@@ -10,15 +10,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from recipe_alert import kafka_io
+from recipe_alert.connection import Connection
+from recipe_alert.consuming import header as _header
+from recipe_alert.topics import ensure_topics
 
-ROOT = Path(__file__).resolve().parent.parent
-BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
+from . import ROOT
+
+# Where the scripts under test connect: $KAFKA_BOOTSTRAP_SERVERS, else localhost:9092.
+CONNECTION = Connection.from_flag()
+BOOTSTRAP = CONNECTION.bootstrap_servers
 
 
 @dataclass(frozen=True)
@@ -40,17 +44,24 @@ class Names:
                    parser_group=f"g.{run}.parser", notifier_group=f"g.{run}.notifier")
 
 
-def run_script(script: str, *args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP, "PYTHONUNBUFFERED": "1"}
-    env.update(kwargs.pop("env", {}))
-    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=ROOT, env=env,
+def script_command(script: str, *args: str) -> list[str]:
+    return [sys.executable, str(ROOT / script), *args]
+
+
+def script_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a script under test runs with: this broker, unbuffered output."""
+    return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP, "PYTHONUNBUFFERED": "1",
+            **(extra or {})}
+
+
+def run_script(script: str, *args: str, timeout: float = 120, env=None,
+               **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(script_command(script, *args), cwd=ROOT, env=script_env(env),
                           capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
-def start_script(script: str, *args: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP, "PYTHONUNBUFFERED": "1"}
-    env.update(kwargs.pop("env", {}))
-    return subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=ROOT, env=env,
+def start_script(script: str, *args: str, env=None, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(script_command(script, *args), cwd=ROOT, env=script_env(env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
@@ -70,13 +81,13 @@ def read_topic(topic: str, *, expected: int | None = None, timeout_s: float = 30
 
 
 def header(record, name: str) -> str | None:
-    return kafka_io.header(record.headers, name)
+    return _header(record.headers, name)
 
 
 def reader(topics: list[str], isolation_level: str = "read_committed", **overrides) -> KafkaConsumer:
     """A consumer outside any group, at the beginning of every partition of ``topics``."""
-    consumer = KafkaConsumer(**kafka_io.connection(BOOTSTRAP), enable_auto_commit=False,
-                             isolation_level=isolation_level, auto_offset_reset="earliest", **overrides)
+    consumer = CONNECTION.reader(isolation_level=isolation_level, auto_offset_reset="earliest",
+                                 **overrides)
     tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
     consumer.assign(tps)
     if tps:
@@ -115,8 +126,8 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1) -> Non
         time.sleep(interval)
 
 
-def create_topic(topic: str, partitions: int) -> None:
-    kafka_io.ensure_topics(BOOTSTRAP, {topic: {}}, partitions, 1)
+def create_topic(topic: str, partitions: int, configs: dict[str, str] | None = None) -> None:
+    ensure_topics(CONNECTION, {topic: configs or {}}, partitions, 1)
 
 
 def group_state(admin, group: str) -> tuple[str | None, int]:
@@ -127,6 +138,6 @@ def group_state(admin, group: str) -> tuple[str | None, int]:
 
 def wait_for_group(group: str, members: int, timeout_s: float = 60) -> None:
     """Until ``group`` is Stable with ``members`` members (polled, bounded)."""
-    with kafka_io.admin(BOOTSTRAP) as admin:
+    with CONNECTION.admin() as admin:
         wait_for(lambda: group_state(admin, group) == ("Stable", members), timeout_s,
                  f"group {group} to have {members} stable members")

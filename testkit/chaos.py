@@ -2,10 +2,10 @@
 
 Shared by tests/integration/test_exactly_once.py (small runs) and
 bench/chaos.py (large runs). Every driver works on unique topics and groups
-(tests.kafkatools.Names) and counts outcomes from what a read_committed
+(testkit.broker.Names) and counts outcomes from what a read_committed
 consumer sees, using the provenance headers of the parse stage.
 
-Pages are fixture pages bloated to real sizes (tests/pagegen.py), each given
+Pages are fixture pages bloated to real sizes (testkit.pages), each given
 its own canonical URL so that every page has its own key.
 """
 
@@ -18,20 +18,22 @@ import random
 import re
 import signal
 import subprocess
-import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
-from bench.stats import PeakRSS
-from recipe_alert import kafka_io
+from recipe_alert.connection import MAX_RECORD_BYTES, PAGE_COMPRESSION
 from recipe_alert.urls import normalize_url
-from tests.kafkatools import BOOTSTRAP, ROOT, Names, header, scan, wait_for
-from tests.pagegen import LAYOUTS, make_page
+
+from . import ROOT
+from .broker import CONNECTION, Names, create_topic, header, scan, wait_for
+from .pages import LAYOUTS, make_page
+from .processes import Script
 
 PARSER = "producer_consumer_parse_recipes.py"
 PRODUCER = "producer_raw_recipes.py"
@@ -104,9 +106,8 @@ def corpus(count: int, *, seed: int, sizes=TEST_SIZES, non_recipe_share: float =
 def publish_raw(topic: str, records: Iterable[tuple[bytes | None, bytes | None]], *,
                 partitions: int = 3, topic_config: dict[str, str] | None = None) -> int:
     """Publish (key, value) records the way the producer script does; returns how many."""
-    kafka_io.ensure_topics(BOOTSTRAP, {topic: topic_config or {}}, partitions, 1)
-    producer = kafka_io.make_producer(BOOTSTRAP, compression_type=kafka_io.PAGE_COMPRESSION,
-                                      max_request_size=kafka_io.MAX_RECORD_BYTES)
+    create_topic(topic, partitions, topic_config)
+    producer = CONNECTION.producer(compression_type=PAGE_COMPRESSION, max_request_size=MAX_RECORD_BYTES)
     try:
         futures = [producer.send(topic, key=key, value=value) for key, value in records]
         producer.flush()
@@ -123,89 +124,6 @@ def page_records(pages: Iterable[Page]) -> Iterator[tuple[bytes, bytes]]:
 
 # -- processes -----------------------------------------------------------------
 
-@dataclass
-class Script:
-    """A script running as a subprocess, its output going to a log file."""
-
-    proc: subprocess.Popen
-    log_path: Path
-    peak: PeakRSS = field(default_factory=PeakRSS)
-
-    @classmethod
-    def start(cls, script: str, *args: str, log_dir: Path, env: dict[str, str] | None = None) -> "Script":
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = log_dir / f"{Path(script).stem}.{time.monotonic_ns()}.log"
-        full_env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP, "PYTHONUNBUFFERED": "1",
-                    **(env or {})}
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=ROOT,
-                                    env=full_env, stdin=subprocess.DEVNULL,
-                                    stdout=log_file, stderr=subprocess.STDOUT)
-        return cls(proc, log_path)
-
-    @property
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def running(self) -> bool:
-        if self.proc.poll() is not None:
-            return False
-        self._sample_rss()
-        return True
-
-    def signal(self, signum: int) -> None:
-        if self.running():
-            self.proc.send_signal(signum)
-
-    def wait(self, timeout: float) -> int | None:
-        """The exit code, or None if still running after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while self.running():
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.02)
-        return self.proc.returncode
-
-    def finish(self, timeout: float) -> int:
-        """Wait for the exit; kill -9 it if it overstays (a hang is reported, not waited out)."""
-        code = self.wait(timeout)
-        if code is None:
-            self.kill()
-            raise TimeoutError(f"{self.proc.args[1]} did not exit within {timeout} s:\n{self.tail()}")
-        return code
-
-    def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        self.wait(30)
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.output.splitlines()[-lines:])
-
-    def _sample_rss(self) -> None:
-        sample_peak_rss(self.proc.pid, self.peak)
-
-    @property
-    def peak_rss(self) -> int:
-        """Bytes: the peak RSS of the script and its worker processes, sampled while it runs."""
-        return self.peak.nbytes
-
-
-def sample_peak_rss(pid: int, peak: PeakRSS) -> None:
-    """Add the VmHWM of ``pid`` and of its children to ``peak``.
-
-    Not wait4's ru_maxrss: Linux carries the parent's RSS into it at exec.
-    """
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for each in (pid, *map(int, children)):
-        try:
-            peak.add(each, Path(f"/proc/{each}/status").read_text())
-        except OSError:
-            pass  # it ended meanwhile
-
-
 def parser_args(names: Names, *extra: str) -> list[str]:
     """The parser on the test's topics, with a fixed transactional id so restarts fence zombies."""
     return ["--input-topic", names.raw, "--output-topic", names.parsed,
@@ -217,14 +135,14 @@ def parser_args(names: Names, *extra: str) -> list[str]:
 
 def committed(group: str, topic: str) -> int:
     """Records of ``topic`` whose processing ``group`` has committed."""
-    with kafka_io.admin(BOOTSTRAP) as admin:
+    with CONNECTION.admin() as admin:
         offsets = admin.list_group_offsets(group).get(group, {})
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
 def end_offsets(topic: str) -> dict[int, tuple[int, int]]:
     """Partition -> (first, end) offsets of ``topic``."""
-    consumer = KafkaConsumer(**kafka_io.connection(BOOTSTRAP))
+    consumer = CONNECTION.reader(isolation_level="read_uncommitted")
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -348,7 +266,7 @@ def crash_parser(names: Names, total: int, *, kills: int, rng: random.Random, lo
     return report
 
 
-def broker(command: str, mode: str | None = None, timeout: float = 180) -> str:
+def kafka_local(command: str, mode: str | None = None, timeout: float = 180) -> str:
     """``bash scripts/kafka-local.sh command`` (in KAFKA_MODE ``mode``); returns its stdout."""
     env = {**os.environ, **({"KAFKA_MODE": mode} if mode else {})}
     done = subprocess.run(["bash", str(ROOT / "scripts" / "kafka-local.sh"), command], cwd=ROOT,
@@ -360,8 +278,28 @@ def broker(command: str, mode: str | None = None, timeout: float = 180) -> str:
 
 def broker_mode() -> str | None:
     """The mode (zk, kraft) of the broker kafka-local.sh runs, or None if it runs none."""
-    found = re.search(r"^kafka \((\w+)\): running", broker("status"), re.M)
+    found = re.search(r"^kafka \((\w+)\): running", kafka_local("status"), re.M)
     return found.group(1) if found else None
+
+
+@contextlib.contextmanager
+def broker_frozen(seconds: float) -> Iterator[None]:
+    """The broker kafka-local.sh runs, stopped (SIGSTOP) for ``seconds``: connected, answering nothing.
+
+    It goes on after ``seconds`` even if the block still runs, and at the latest when it ends.
+    """
+    found = re.search(r"^kafka \(\w+\): running, pid (\d+)", kafka_local("status"), re.M)
+    if found is None:
+        raise RuntimeError("no broker started by scripts/kafka-local.sh runs: cannot freeze it")
+    pid = int(found.group(1))
+    thaw = threading.Timer(seconds, os.kill, args=(pid, signal.SIGCONT))
+    os.kill(pid, signal.SIGSTOP)
+    thaw.start()
+    try:
+        yield
+    finally:
+        thaw.cancel()
+        os.kill(pid, signal.SIGCONT)
 
 
 @contextlib.contextmanager
@@ -374,7 +312,7 @@ def broker_restored(mode: str | None) -> Iterator[None]:
         yield
     finally:
         if mode is not None:
-            broker("up", mode)
+            kafka_local("up", mode)
 
 
 def restart_broker() -> float:
@@ -384,12 +322,12 @@ def restart_broker() -> float:
         raise RuntimeError("no broker started by scripts/kafka-local.sh runs: cannot restart it")
     started = time.monotonic()
     with broker_restored(mode):
-        broker("down")
+        kafka_local("down")
     return time.monotonic() - started
 
 
 def serve(server, pages: Iterable[Page]) -> list[str]:
-    """Route each page on a tests.httpfixture.LocalHTTPServer; returns their URLs there."""
+    """Route each page on a testkit.httpserver.LocalHTTPServer; returns their URLs there."""
     urls = []
     for page in pages:
         server.route(page.path, lambda _exchange, page=page: (200, {}, page.body))

@@ -58,14 +58,17 @@ class Exchange:
         """Stall up to ``seconds``, ending early when the server stops (keeps tests bounded)."""
         return self.server.stopping.wait(seconds)
 
-    def send_chunked(self, status: int, headers: dict[str, str], chunks: Iterable[bytes]) -> None:
-        """Stream ``chunks`` with chunked transfer encoding; stops quietly if the client hangs up."""
+    def _start(self, status: int, headers: dict[str, str]) -> BaseHTTPRequestHandler:
         h = self._handler
         h.send_response(status)
         for name, value in headers.items():
             h.send_header(name, value)
-        h.send_header("Transfer-Encoding", "chunked")
         h.end_headers()
+        return h
+
+    def send_chunked(self, status: int, headers: dict[str, str], chunks: Iterable[bytes]) -> None:
+        """Stream ``chunks`` with chunked transfer encoding; stops quietly if the client hangs up."""
+        h = self._start(status, {**headers, "Transfer-Encoding": "chunked"})
         try:
             for chunk in chunks:
                 if self.server.stopping.is_set():
@@ -78,12 +81,7 @@ class Exchange:
 
     def send_unframed(self, status: int, headers: dict[str, str], body: bytes) -> None:
         """Reply with neither Content-Length nor chunking: the body ends when the connection closes."""
-        h = self._handler
-        h.send_response(status)
-        for name, value in headers.items():
-            h.send_header(name, value)
-        h.send_header("Connection", "close")
-        h.end_headers()
+        h = self._start(status, {**headers, "Connection": "close"})
         h.close_connection = True
         try:
             h.wfile.write(body)

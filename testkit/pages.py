@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import random
 import re
-from pathlib import Path
 
-FIXTURE_PAGES = Path(__file__).parent / "fixtures" / "pages"
+from . import ROOT
+
+FIXTURE_PAGES = ROOT / "tests" / "fixtures" / "pages"
 
 # Fixtures that make sense as the core of a big page (UTF-8, one recipe each).
 LAYOUTS = (

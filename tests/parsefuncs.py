@@ -1,10 +1,10 @@
-"""Stand-ins for parse_stage.parse_page that worker processes can import by name."""
+"""Stand-ins for parse_stage.workers.parse_page that worker processes can import by name."""
 
 import multiprocessing
 import os
 import time
 
-from recipe_alert.parse_stage import parse_page
+from recipe_alert.parse_stage.workers import parse_page
 
 
 def who_parsed(value, key):

@@ -1,10 +1,9 @@
 import os
 
 import pytest
-from kafka import KafkaAdminClient
-from kafka.errors import KafkaError
 
-from tests.kafkatools import BOOTSTRAP, Names
+from recipe_alert.errors import BrokerUnavailable
+from testkit.broker import BOOTSTRAP, CONNECTION, Names
 
 
 def pytest_collection_modifyitems(items):
@@ -17,9 +16,10 @@ def pytest_collection_modifyitems(items):
 def broker() -> str:
     """The bootstrap address of a live broker; fails (not skips) under CI=true."""
     try:
-        KafkaAdminClient(bootstrap_servers=BOOTSTRAP, bootstrap_timeout_ms=5000).close()
-    except KafkaError as exc:
-        message = f"no Kafka broker answers at {BOOTSTRAP} ({exc}); run `make kafka-up`"
+        with CONNECTION.admin(bootstrap_timeout_ms=5000):
+            pass
+    except BrokerUnavailable as exc:
+        message = f"{exc}; run `make kafka-up`"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

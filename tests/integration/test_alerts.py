@@ -2,14 +2,12 @@
 
 import json
 
-from kafka import KafkaProducer
-
-from tests.httpfixture import LocalHTTPServer
-from tests.kafkatools import BOOTSTRAP, create_topic, run_script, start_script, wait_for_group
+from testkit.broker import CONNECTION, create_topic, run_script, start_script, wait_for_group
+from testkit.httpserver import LocalHTTPServer
 
 
 def publish(topic: str, recipes: list[dict]) -> None:
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP)
+    producer = CONNECTION.producer()
     for recipe in recipes:
         producer.send(topic, key=recipe["url"].encode(), value=json.dumps(recipe).encode())
     producer.flush()

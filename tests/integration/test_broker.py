@@ -1,6 +1,6 @@
 import importlib.util
 
-from tests.kafkatools import ROOT
+from testkit import ROOT
 
 spec = importlib.util.spec_from_file_location("kafka_probe", ROOT / "scripts" / "kafka_probe.py")
 kafka_probe = importlib.util.module_from_spec(spec)

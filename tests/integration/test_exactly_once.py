@@ -13,13 +13,13 @@ import re
 import signal
 
 import pytest
-from kafka.errors import KafkaError
 
-from recipe_alert import kafka_io, parse_stage
-from tests import chaos
-from tests.httpfixture import LocalHTTPServer
-from tests.kafkatools import create_topic, group_state
-from tests.pagegen import make_page
+from recipe_alert import parse_stage
+from recipe_alert.cli import StopSignal
+from testkit import chaos
+from testkit.broker import CONNECTION, group_state
+from testkit.httpserver import LocalHTTPServer
+from testkit.pages import make_page
 
 MB = 2**20
 RSS_LIMIT = 250 * MB
@@ -34,7 +34,7 @@ def pages() -> list[chaos.Page]:
 def stage_settings(names, **overrides) -> parse_stage.ParseSettings:
     """The parse stage's settings for this test's topics, run in-process."""
     return parse_stage.ParseSettings(
-        bootstrap=chaos.BOOTSTRAP, input_topic=names.raw, output_topic=names.parsed,
+        connection=CONNECTION, input_topic=names.raw, output_topic=names.parsed,
         dead_letter_topic=names.dead, group=names.parser_group,
         transactional_id=names.parser_group + ".0", **overrides)
 
@@ -128,33 +128,6 @@ def test_a_restarted_instance_fences_its_frozen_zombie(names, pages, tmp_path):
     assert_exactly_once(names, pages)
 
 
-def test_a_fenced_producer_does_not_fence_its_successor_in_turn(names):
-    """The zombie's next record carries a stale epoch; it must stop, not bump the epoch.
-
-    kafka-python would bump it, and the broker would abort the successor's open
-    transaction for it (see parse_stage.fatal_when_fenced).
-    """
-    create_topic(names.parsed, 1)
-    settings = stage_settings(names)
-    zombie = parse_stage.Transactions(settings, parse_stage.ParseStats())
-    successor = parse_stage.Transactions(settings, parse_stage.ParseStats())
-    try:
-        zombie.start()
-        zombie.producer.begin_transaction()
-        zombie.producer.send(names.parsed, b"from the zombie").get(10)
-        successor.start()  # fences the zombie and aborts its transaction
-        successor.producer.begin_transaction()
-        successor.producer.send(names.parsed, b"from the successor").get(10)
-        with pytest.raises(KafkaError) as stale:
-            zombie.producer.send(names.parsed, b"from the zombie, later").get(10)
-        assert parse_stage.fenced(stale.value), repr(stale.value)
-        successor.producer.commit_transaction()
-    finally:
-        zombie.close()
-        successor.close()
-    assert [r.value for r in chaos.scan(names.parsed)] == [b"from the successor"]
-
-
 def test_a_second_instance_joining_mid_stream_neither_loses_nor_doubles(names, pages, tmp_path):
     """The join rebalances the group while the first instance has batches in hand."""
     # Work enough to outlast the first instance's next heartbeat (every 3 s),
@@ -162,7 +135,7 @@ def test_a_second_instance_joining_mid_stream_neither_loses_nor_doubles(names, p
     backlog = pages * 2
     chaos.publish_raw(names.raw, chaos.page_records(backlog))
     args = ("--batch-size", "1", "--timeout-ms", "3000")
-    with kafka_io.admin(chaos.BOOTSTRAP) as admin, second_instance_while_frozen(
+    with CONNECTION.admin() as admin, second_instance_while_frozen(
             names, len(backlog), args, (*args, "--transactional-id", names.parser_group + ".1"),
             lambda _: group_state(admin, names.parser_group)[0] == "PreparingRebalance",
             "the second instance to ask to join", tmp_path) as (first, second):
@@ -217,7 +190,7 @@ def test_a_spent_parsing_budget_commits_what_is_parsed_and_reads_the_rest_again(
     few = chaos.corpus(30, seed=SEED)
     chaos.publish_raw(names.raw, chaos.page_records(few))
     settings = stage_settings(names, timeout_ms=3000, batch_time_budget_s=0)
-    stats = parse_stage.run(settings, kafka_io.StopSignal())
+    stats = parse_stage.run(settings, StopSignal())
     assert (stats.consumed, stats.transactions) == (len(few), len(few))
     assert_exactly_once(names, few)
 

@@ -4,14 +4,13 @@ import json
 import signal
 import time
 
-from kafka import KafkaProducer
-
-from recipe_alert.notifier import format_alert, should_alert
+from recipe_alert.notify_stage.alerts import Alert, should_alert
 from recipe_alert.parser import scrape_html
 from recipe_alert.urls import is_recipe_url, normalize_url
-from tests.httpfixture import LocalHTTPServer
-from tests.kafkatools import BOOTSTRAP, ROOT, header, read_topic, run_script, start_script
-from tests.pagegen import make_page
+from testkit import ROOT
+from testkit.broker import CONNECTION, header, read_topic, run_script, start_script
+from testkit.httpserver import LocalHTTPServer
+from testkit.pages import make_page
 
 SITE = ROOT / "samples" / "site"
 NOT_A_RECIPE = b"""<!doctype html><html><head><title>10 salads for spring</title>
@@ -82,7 +81,7 @@ def test_crawl_parse_alert_end_to_end(names):
     assert alerted.returncode == 0, alerted.stderr
     lines = alerted.stdout.splitlines()
     assert "Alert: Four Cheese Margherita Pizza calories count is 551" in lines
-    assert sorted(lines) == sorted(format_alert(r, "text", 200) for r in expected.values()
+    assert sorted(lines) == sorted(Alert.of(r, 200).line() for r in expected.values()
                                    if should_alert(r, 200))
     assert any(r["calories"] is not None and r["calories"] <= 200 for r in expected.values()), \
         "the samples should include a recipe under the threshold"
@@ -92,7 +91,7 @@ def test_crawl_parse_alert_end_to_end(names):
 def test_notifier_resumes_after_its_committed_offset(names):
     first = [json.dumps({"title": f"Dish {i}", "calories": 300 + i, "url": f"https://x.test/{i}"})
              for i in range(3)]
-    producer = KafkaProducer(bootstrap_servers=BOOTSTRAP)
+    producer = CONNECTION.producer()
     for value in first:
         producer.send(names.parsed, value.encode())
     producer.flush()

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from tests import chaos
-from tests.httpfixture import LocalHTTPServer
+from testkit import chaos
+from testkit.httpserver import LocalHTTPServer
 
 RSS_LIMIT = 250 * 2**20
 

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from bench.stats import (CatchUp, PeakRSS, Rate, alert_latencies_ms, bound_by, consumed_from_log,
-                         percentile, ratio, summarize, vm_hwm_kib)
+from bench.stats import (CatchUp, Rate, alert_latencies_ms, bound_by, consumed_from_log, percentile,
+                         ratio, summarize)
 
 
 def test_rate_counts_items_and_megabytes_per_second():
@@ -93,22 +93,6 @@ def test_consumed_count_comes_from_the_last_done_line():
            "2026-01-01 INFO recipe_alert: done: consumed 517, parsed 510, dead-lettered 7, ...\n")
     assert consumed_from_log(log) == 517
     assert consumed_from_log("killed before it said anything\n") is None
-
-
-def test_peak_rss_is_read_from_vmhwm():
-    status = "Name:\tpython\nVmPeak:\t  300000 kB\nVmHWM:\t   81234 kB\nVmRSS:\t   70000 kB\n"
-    assert vm_hwm_kib(status) == 81234
-    assert vm_hwm_kib("Name:\tzombie\nState:\tZ (zombie)\n") is None
-
-
-def test_a_scripts_peak_rss_is_the_sum_of_its_processes_own_peaks():
-    peak = PeakRSS()
-    peak.add(100, "VmHWM:\t   81920 kB\n")
-    peak.add(101, "VmHWM:\t   40960 kB\n")
-    peak.add(100, "VmHWM:\t   61440 kB\n")  # later samples never lower a peak
-    peak.add(102, "State:\tZ (zombie)\n")
-    assert peak.peaks_kib == {100: 81920, 101: 40960}
-    assert (peak.mb, peak.nbytes) == (120, 120 * 2**20)
 
 
 def test_what_bounds_a_producer_follows_the_share_of_time_its_cpu_work_takes():

@@ -1,35 +1,12 @@
-"""kafka_io.batches: the poll loop's control flow, with a scripted stand-in for the consumer.
+"""consuming.batches: the poll loop's control flow, with a scripted stand-in for the consumer.
 
 What Kafka does is tested against the real broker in tests/integration; this
 pins down only when the loop waits, what it yields and when it stops.
 """
 
-from kafka.structs import ConsumerGroupMetadata, MemberState
-
-from recipe_alert.kafka_io import StopSignal, batches
-
-
-class ScriptedConsumer:
-    """Returns the given poll results in turn, then nothing; records each poll's timeout.
-
-    ``rebalancing`` polls go by before its group membership is stable.
-    """
-
-    def __init__(self, *results, rebalancing: int = 0):
-        self.results = list(results)
-        self.timeouts = []
-        self.rebalancing = rebalancing
-
-    def poll(self, timeout_ms):
-        self.timeouts.append(timeout_ms)
-        return self.results.pop(0) if self.results else {}
-
-    def assignment(self):
-        return {"a partition"}
-
-    def group_metadata(self):
-        stable = len(self.timeouts) > self.rebalancing
-        return ConsumerGroupMetadata("g", 1, "m", None, MemberState.STABLE if stable else MemberState.REBALANCING)
+from recipe_alert.cli import StopSignal
+from recipe_alert.consuming import batches
+from tests.doubles import ScriptedConsumer
 
 
 def test_an_idle_caller_gets_only_batches_with_records_and_polls_wait():

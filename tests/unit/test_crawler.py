@@ -29,7 +29,7 @@ from recipe_alert.crawler import (
     same_site,
 )
 from recipe_alert.errors import ConfigError
-from tests.httpfixture import LocalHTTPServer
+from testkit.httpserver import LocalHTTPServer
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 ALLOW_ALL = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow:\n")

@@ -1,4 +1,4 @@
-"""Pipeline: a batch is committed only under the group membership it was polled in.
+"""parse_stage.pipeline: a batch is committed only under the group membership it was polled in.
 
 No Kafka here: a scripted consumer reports the membership kafka-python would,
 and a recording stand-in takes the place of the transactional producer. That
@@ -8,32 +8,12 @@ tests/integration/test_exactly_once.py.
 
 from __future__ import annotations
 
-from kafka import TopicPartition
-from kafka.structs import ConsumerGroupMetadata, MemberState
+from kafka.structs import MemberState
 
-from recipe_alert.parse_stage import ParseStats, Parsers, Pipeline
-from tests.unit.test_parsers import SETTINGS, records
-
-RAW = TopicPartition("raw", 0)
-
-
-def member(generation: int, state=MemberState.STABLE) -> ConsumerGroupMetadata:
-    return ConsumerGroupMetadata("g", generation, "member-1", "t", state)
-
-
-class ScriptedConsumer:
-    def __init__(self, membership: ConsumerGroupMetadata):
-        self.membership = membership
-        self.seeks = []
-
-    def group_metadata(self):
-        return self.membership
-
-    def assignment(self):
-        return {RAW}
-
-    def seek(self, tp, offset):
-        self.seeks.append((tp, offset))
+from recipe_alert.parse_stage.pipeline import Pipeline
+from recipe_alert.parse_stage.settings import ParseStats
+from recipe_alert.parse_stage.workers import Parsers
+from tests.doubles import RAW, SETTINGS, ScriptedConsumer, member, records
 
 
 class RecordingTransactions:
@@ -54,7 +34,7 @@ def polled(pages):
 
 
 def test_a_batch_is_committed_under_the_membership_it_was_polled_in():
-    consumer = ScriptedConsumer(member(2))
+    consumer = ScriptedConsumer(membership=member(2))
     stage, txns = pipeline(consumer)
     first, second = records([b"a", b"b", b"c"])[:2], records([b"a", b"b", b"c"])[2:]
     stage.add(polled(first))
@@ -67,7 +47,7 @@ def test_a_batch_is_committed_under_the_membership_it_was_polled_in():
 def test_a_join_under_way_drops_the_batch_in_hand_and_reads_it_again():
     # The poll sent JoinGroup and returned: the generation is unchanged until
     # the broker answers, yet the join may give these partitions away.
-    consumer = ScriptedConsumer(member(2))
+    consumer = ScriptedConsumer(membership=member(2))
     stage, txns = pipeline(consumer)
     stage.add(polled(records([b"a", b"b"])))
     consumer.membership = member(2, MemberState.REBALANCING)
@@ -76,7 +56,7 @@ def test_a_join_under_way_drops_the_batch_in_hand_and_reads_it_again():
 
 
 def test_a_rebalance_between_two_polls_drops_both_batches():
-    consumer = ScriptedConsumer(member(2))
+    consumer = ScriptedConsumer(membership=member(2))
     stage, txns = pipeline(consumer)
     pages = records([b"a", b"b", b"c"])
     stage.add(polled(pages[:2]))
@@ -89,7 +69,7 @@ def test_a_rebalance_between_two_polls_drops_both_batches():
 
 
 def test_pages_polled_while_rejoining_are_not_started():
-    consumer = ScriptedConsumer(member(-1, MemberState.REBALANCING))
+    consumer = ScriptedConsumer(membership=member(-1, MemberState.REBALANCING))
     stage, txns = pipeline(consumer)
     stage.add(polled(records([b"a"])))
     assert txns.commits == [] and consumer.seeks == [(RAW, 0)] and not stage.busy()

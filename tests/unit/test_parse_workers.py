@@ -1,4 +1,4 @@
-"""The parse stage's worker processes: results in order, work shared, crashes contained.
+"""parse_stage.workers: results in order, work shared, crashes contained.
 
 No Kafka here: records are stand-ins, and the real pages come from the fixtures.
 """
@@ -10,25 +10,20 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections import namedtuple
 from pathlib import Path
 
 import pytest
 
+from recipe_alert.consuming import header
 from recipe_alert.errors import NotARecipe
-from recipe_alert.parse_stage import ParseSettings, Parsers, collect, parse_each, parse_page
+from recipe_alert.parse_stage.workers import Parsers, collect, parse_each, parse_page
+from testkit import ROOT
+from testkit.broker import wait_for
+from testkit.pages import FIXTURE_PAGES
 from tests import parsefuncs
-from recipe_alert.kafka_io import header
-from tests.kafkatools import ROOT, wait_for
+from tests.doubles import SETTINGS, records
 
-Record = namedtuple("Record", "topic partition offset key value")
-FIXTURES = sorted((ROOT / "tests" / "fixtures" / "pages").glob("*.html"))
-SETTINGS = ParseSettings(bootstrap="unused:9092", input_topic="raw", output_topic="parsed",
-                         dead_letter_topic="dead", group="g", transactional_id="t")
-
-
-def records(values) -> list[Record]:
-    return [Record("raw", 0, offset, f"key-{offset}".encode(), value) for offset, value in enumerate(values)]
+FIXTURES = sorted(FIXTURE_PAGES.glob("*.html"))
 
 
 def comparable(result):
@@ -93,7 +88,7 @@ def test_a_page_that_kills_its_worker_is_dead_lettered_and_the_rest_are_parsed()
 def test_workers_end_when_their_main_process_is_killed(tmp_path):
     code = textwrap.dedent("""
         import os, sys, time
-        from recipe_alert.parse_stage import Parsers
+        from recipe_alert.parse_stage.workers import Parsers
         parsers = Parsers(1)
         print(parsers.pool.submit(os.getpid).result(), flush=True)
         time.sleep(120)

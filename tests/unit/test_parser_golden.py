@@ -13,7 +13,7 @@ import pytest
 
 from recipe_alert.errors import NotARecipe
 from recipe_alert.parser import scrape_html
-from tests.pagegen import FIXTURE_PAGES, LAYOUTS, make_page
+from testkit.pages import FIXTURE_PAGES, LAYOUTS, make_page
 
 RECORD_KEYS = ["url", "title", "submitter", "description", "calories", "ingredients", "servings", "nutrition", "source"]
 FIXTURES = sorted(p.stem for p in FIXTURE_PAGES.glob("*.html"))

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from recipe_alert.errors import NotARecipe
 from recipe_alert.parser import scrape_html
-from tests.pagegen import FIXTURE_PAGES
+from testkit.pages import FIXTURE_PAGES
 
 RECORD_KEYS = ["url", "title", "submitter", "description", "calories", "ingredients", "servings", "nutrition", "source"]
 SOURCES = {"json-ld", "microdata", "legacy-html", "html"}

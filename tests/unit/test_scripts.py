@@ -1,5 +1,6 @@
-"""The scripts' command-line contracts that need no broker."""
+"""The three scripts' command-line contracts that need no broker, run as a user runs them."""
 
+import importlib.util
 import json
 import socket
 import subprocess
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.kafkatools import ROOT
+from testkit import ROOT
 
 SCRIPTS = ["producer_raw_recipes.py", "producer_consumer_parse_recipes.py", "consumer_notification.py"]
 PAGES = ROOT / "tests" / "fixtures" / "pages"
@@ -91,3 +92,13 @@ def test_from_file_exits_0_when_every_file_is_a_recipe():
     result = run("producer_consumer_parse_recipes.py", "--from-file", str(page))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["title"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_settings_field_comes_from_a_flag_or_the_script(script):
+    """cli.settings_from refuses a field no flag fills: each script's defaults build its settings."""
+    spec = importlib.util.spec_from_file_location(script[:-3], ROOT / script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    settings = module.settings(module.build_parser().parse_args([]))
+    assert settings.connection.bootstrap_servers

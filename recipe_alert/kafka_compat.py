@@ -1,0 +1,208 @@
+"""Every workaround for a fault of kafka-python 3.0.12, and nothing else.
+
+Each function's docstring says what the fault is and how it shows; the table
+names the test that shows the fault without the workaround and its absence
+with it. 3.0.12 is the newest kafka-python release; each fault is written up
+for its maintainers in ``docs/upstream/``. Private attributes of kafka-python are used here only,
+always guarded, so a release that moves them loses the workaround, not the
+pipeline.
+
+| workaround | fault | test (``tests/...``) |
+|---|---|---|
+| ``learn_partitions_before_joining`` | a consumer's first join knows no partitions; the rejoin can be lost, leaving it none for good | ``integration/test_kafka_compat.py::test_a_consumer_knows_its_topics_partitions_before_it_first_joins`` |
+| ``settled_membership`` | ``group_metadata()`` reports a new generation before its partitions are known | ``unit/test_kafka_compat.py``, ``integration/test_exactly_once.py::test_a_second_instance_joining_mid_stream_neither_loses_nor_doubles`` |
+| ``make_stale_epoch_fatal`` | a zombie "recovers" from a stale epoch by bumping it, which fences its successor | ``integration/test_kafka_compat.py::test_a_fenced_zombie_stops_rather_than_bump_its_epoch`` |
+| ``is_fenced`` | a fatal error is re-raised as a plain ``KafkaError`` that only names it | the same test, and ``unit/test_kafka_compat.py`` |
+| ``send_offsets``, ``commit``, ``abort`` | a transactional request lost on a broken connection is waited for forever | ``integration/test_kafka_compat.py::test_a_transaction_the_broker_never_answers_ends_at_its_deadline`` |
+| ``end_failed_transaction`` | after a failed transaction the producer keeps a stale sequence number | ``integration/test_kafka_compat.py::test_after_a_refused_record_the_next_transaction_commits`` |
+| ``oversized`` | one record the broker refuses breaks the idempotent producer for the next ones | ``integration/test_kafka_compat.py::test_one_refused_record_breaks_the_idempotent_producer_for_the_next_ones``, ``integration/test_exactly_once.py::test_the_producer_reports_a_page_the_broker_refuses_and_delivers_the_rest`` |
+| ``Backlog`` | no ``buffer_memory``: unsent records are buffered without bound | ``unit/test_kafka_compat.py``, ``integration/test_zz_broker_restart.py`` (peak RSS) |
+
+One more fault has no code of its own: kafka-python 3.0 starts a join over
+when it completes between two polls, so every poll during a rebalance must
+wait. ``parse_stage.pipeline.Pipeline.add`` drops the work in hand as soon as
+a rebalance starts, which makes them wait; the join test in
+``tests/integration/test_exactly_once.py`` covers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from kafka import TopicPartition, codec
+from kafka.errors import FencedInstanceIdError, InvalidProducerEpochError, ProducerFencedError
+from kafka.structs import ConsumerGroupMetadata, MemberState
+
+from .errors import TransactionHung
+
+log = logging.getLogger(__name__)
+
+
+def learn_partitions_before_joining(consumer, topics: list[str]) -> None:
+    """Load the subscribed topics' partitions before the consumer first joins its group.
+
+    Fault: kafka-python 3.0 joins before it knows the topics' partitions
+    ("No partition metadata"), is assigned nothing, and joins again once the
+    metadata arrives. If that second join outlasts the poll that started it,
+    the leader has already updated its snapshot, nobody awaits the finished
+    join, and its assignment is never applied: the consumer holds nothing for
+    good (4 notifier starts in 30 on a loaded machine).
+
+    Asking for partition 0's end offset loads only these topics' metadata;
+    every topic has a partition 0.
+    """
+    consumer.end_offsets([TopicPartition(topic, 0) for topic in topics])
+
+
+def settled_membership(consumer) -> ConsumerGroupMetadata | None:
+    """The consumer's group membership (KIP-447 identity) while its assignment is settled.
+
+    Fault: ``group_metadata()`` reports the new generation as soon as
+    JoinGroup answers, before SyncGroup tells the consumer its partitions.
+    Offsets committed with it would be accepted even for partitions the
+    rebalance gives to another member, and be processed twice. None while the
+    consumer (re)joins.
+    """
+    owner = consumer.group_metadata()
+    return owner if owner.state == MemberState.STABLE else None
+
+
+def make_stale_epoch_fatal(producer) -> None:
+    """Make a stale producer epoch fatal for a transactional producer, as the Java client does.
+
+    Fault: kafka-python 3.0 answers InvalidProducerEpoch on a produce request
+    by bumping its epoch (KIP-360), as if the error were transient. For a
+    transactional producer it means a successor has taken over the id, and
+    the broker, handling the bump, aborts the successor's open transaction:
+    the successor is fenced by its own zombie.
+    """
+    manager = getattr(producer, "_transaction_manager", None)
+    if isinstance(getattr(manager, "_FATAL_ERRORS", None), frozenset):
+        manager._FATAL_ERRORS |= {InvalidProducerEpochError}
+    else:
+        log.warning("kafka-python's transaction manager has changed: a stale producer epoch "
+                    "is handled by kafka-python itself")
+
+
+FENCED_ERRORS = (ProducerFencedError, InvalidProducerEpochError, FencedInstanceIdError)
+
+
+def is_fenced(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or what caused it, says another instance took this one's identity.
+
+    Fault: once a producer is in a fatal state, kafka-python 3.0 raises a new
+    plain ``KafkaError("... in an error state: ProducerFencedError ...")``
+    from every transactional call, with neither type nor cause kept: only
+    its text names the error.
+    """
+    while exc is not None:
+        if isinstance(exc, FENCED_ERRORS) or any(e.__name__ in str(exc) for e in FENCED_ERRORS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _await(producer, method: str, args: tuple, deadline: float, public) -> None:
+    """Run the transaction manager's ``method``, waiting for its result until ``deadline``.
+
+    Fault: ``send_offsets_to_transaction``, ``commit_transaction`` and
+    ``abort_transaction`` wait without a timeout. kafka-python 3.0.12 drops a
+    transactional request whose coordinator connection fails as it is sent
+    (``Sender._maybe_send_pending_request`` does not re-enqueue it), so they
+    can wait forever. The public method does exactly this, minus the timeout.
+    """
+    manager = getattr(producer, "_transaction_manager", None)
+    sender = getattr(producer, "_sender", None)
+    start = getattr(manager, method, None)
+    if start is None or not hasattr(sender, "wakeup"):
+        public(*args)  # kafka-python's internals moved: unbounded, as it ships
+        return
+    result = start(*args)
+    sender.wakeup()
+    if not result.wait(timeout_ms=max(0.0, deadline - time.monotonic()) * 1000):
+        raise TransactionHung(
+            "a transaction has not ended in time (broker gone, or a request lost by "
+            "kafka-python); exiting so that a restart resumes from the last commit")
+
+
+def send_offsets(producer, offsets, owner: ConsumerGroupMetadata, deadline: float) -> None:
+    """``send_offsets_to_transaction``, giving up at ``deadline`` (see ``_await``)."""
+    _await(producer, "send_offsets_to_transaction", (offsets, owner), deadline,
+           producer.send_offsets_to_transaction)
+
+
+def commit(producer, deadline: float) -> None:
+    """``commit_transaction``, giving up at ``deadline`` (see ``_await``)."""
+    _await(producer, "begin_commit", (), deadline, producer.commit_transaction)
+
+
+def abort(producer, deadline: float) -> None:
+    """``abort_transaction``, giving up at ``deadline`` (see ``_await``)."""
+    _await(producer, "begin_abort", (), deadline, producer.abort_transaction)
+
+
+def end_failed_transaction(producer, deadline: float) -> None:
+    """Abort the failed transaction, then close the producer: the next one must be new.
+
+    Fault: after a failed transaction (a refused record, say) kafka-python 3.0
+    may keep a stale sequence number, so the next transaction fails with
+    OutOfOrderSequenceNumber, then ProducerFenced. A new producer with the
+    same transactional id starts clean. Aborting settles every send's future.
+    """
+    try:
+        abort(producer, deadline)
+    finally:
+        producer.close(timeout=10)
+
+
+FRAMING_BYTES = 2048  # batch header, key and headers around a page's bytes: an upper bound
+
+
+def oversized(body: bytes, compression: str | None, limit: int) -> str | None:
+    """Why the broker would refuse ``body`` as one record batch of at most ``limit`` bytes, or None.
+
+    Fault: a record the broker refuses (MessageSizeTooLarge) leaves
+    kafka-python 3.0's idempotent producer failing every later send too. So
+    the producer checks each page before sending it.
+    """
+    if len(body) + FRAMING_BYTES <= limit:
+        return None  # fits even uncompressed: don't compress twice
+    size = len(getattr(codec, f"{compression}_encode")(body)) if compression else len(body)
+    if size + FRAMING_BYTES <= limit:
+        return None
+    return (f"{size} bytes {f'after {compression} compression ' if compression else ''}"
+            f"exceeds the topic's max.message.bytes ({limit})")
+
+
+class Backlog:
+    """Bytes sent but not yet acknowledged, and a wait for room below ``limit``.
+
+    Fault: kafka-python 3.0 has no ``buffer_memory``: it buffers unsent
+    records without bound (435 MB of RSS while the broker was away, against
+    95 MB with this). The producer waits for room before fetching more.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.pending = 0
+        self._changed = threading.Condition()
+
+    def add(self, size: int) -> None:
+        with self._changed:
+            self.pending += size
+
+    def done(self, size: int) -> None:
+        with self._changed:
+            self.pending -= size
+            self._changed.notify_all()
+
+    def wait_for_room(self, stop) -> None:
+        with self._changed:
+            told = False
+            while self.pending > self.limit and not stop:
+                if not self._changed.wait(1.0) and not told:  # a second without any ack
+                    log.info("%.0f MB not yet acknowledged by the broker: waiting before "
+                             "fetching more", self.pending / 1e6)
+                    told = True

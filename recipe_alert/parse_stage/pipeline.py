@@ -1,0 +1,77 @@
+"""At most two batches in hand: one committing while the next is parsed.
+
+A batch is committed only under the group membership it was polled in; a
+rebalance drops what is in hand, and its pages are read again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .. import kafka_compat
+from .records import Output, rewind
+from .settings import ParseSettings, ParseStats
+from .transactions import Transactions, commit_outputs
+from .workers import InFlight, Parsers, collect
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self, settings: ParseSettings, consumer, txns: Transactions, parsers: Parsers,
+                 stats: ParseStats, stop):
+        self.settings, self.consumer, self.txns, self.parsers = settings, consumer, txns, parsers
+        self.stats, self.stop = stats, stop
+        self.pending: InFlight | None = None
+
+    def busy(self) -> bool:
+        return self.pending is not None
+
+    def add(self, batch: dict) -> None:
+        """Start parsing a polled batch (which may be empty), then commit the one before it."""
+        records = [record for partition_records in batch.values() for record in partition_records]
+        owner = kafka_compat.settled_membership(self.consumer)
+        previous, self.pending = self.pending, None
+        if owner is None or (previous is not None and previous.owner != owner):
+            # A rebalance under way, or one since ``previous`` was polled: its
+            # partitions may belong to another instance now. Whatever is still
+            # ours is read again from the first uncommitted page. With no work
+            # in hand the next polls wait, which the join needs: kafka-python
+            # 3.0 starts it over if it completes between two polls.
+            unread = self.read_again(records, previous)
+            if unread:
+                log.info("the group is rebalancing; dropped %d uncommitted page(s)", unread)
+            return
+        current = self.parsers.submit(records, owner) if records else None
+        if previous is None or self.commit(previous, behind=current):
+            self.pending = current
+
+    def commit(self, batch: InFlight, behind: InFlight | None) -> bool:
+        """Publish ``batch`` (or the part parsed within budget) in one transaction.
+
+        Returns whether all of it was committed. If not, the rest and the batch
+        ``behind`` it are dropped and read again; on an error, then it raises.
+        """
+        outputs = collect(self.parsers, batch, self.settings, self.stop)
+        published: list[Output] = []
+        try:
+            commit_outputs(self.txns, batch.owner, outputs, published)
+        finally:
+            unpublished = batch.records[len(published):]
+            if unpublished:
+                self.read_again(unpublished, behind)
+            self.stats.consumed += len(published)
+            self.stats.parsed += sum(out.parsed for out in published)
+            self.stats.dead_lettered += sum(not out.parsed for out in published)
+        return not unpublished
+
+    def read_again(self, records: list, dropped: InFlight | None) -> int:
+        """Have the next poll return ``records`` and the pages of ``dropped``, whose parsing stops.
+
+        Returns how many pages will be read again.
+        """
+        if dropped is not None:
+            dropped.drop()
+            records = records + dropped.records
+        rewind(self.consumer, records)
+        return len(records)

@@ -1,0 +1,56 @@
+"""What a parse-stage instance is told, and what it counts."""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+
+from ..cli import tuning
+from ..connection import Connection
+
+
+@dataclass(frozen=True)
+class ParseSettings:
+    connection: Connection
+    input_topic: str
+    output_topic: str
+    dead_letter_topic: str
+    group: str
+    transactional_id: str
+    from_beginning: bool = True
+    timeout_ms: int | None = None
+    partitions: int = 3
+    replication_factor: int = 1
+    batch_size: int = 50
+    # Processes that parse pages. One keeps a core busy parsing while this
+    # process does the Kafka work; more help when cores outnumber instances.
+    workers: int = 1
+    # Compressed bytes per partition per fetch: ~10 average pages, or one
+    # 2 MB page (the broker always returns at least one batch).
+    max_partition_fetch_bytes: int = tuning(1024 * 1024)
+    # Parsing time per transaction. Far below max.poll.interval.ms (5 min) and
+    # the transaction timeout (1 min), whatever the pages.
+    batch_time_budget_s: float = tuning(10.0)
+
+
+def default_transactional_id(group: str) -> str:
+    """Stable across restarts on one host, so a restarted instance fences its zombie."""
+    return f"{group}.{socket.gethostname()}"
+
+
+@dataclass
+class ParseStats:
+    consumed: int = 0
+    parsed: int = 0
+    dead_lettered: int = 0
+    transactions: int = 0
+    aborted: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def summary(self) -> str:
+        elapsed = time.monotonic() - self.started
+        rate = self.consumed / elapsed if elapsed > 0 else 0.0
+        return (f"consumed {self.consumed}, parsed {self.parsed}, "
+                f"dead-lettered {self.dead_lettered}, in {self.transactions} transaction(s), "
+                f"{self.aborted} aborted; {rate:.1f} pages/s")

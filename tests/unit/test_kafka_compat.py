@@ -1,0 +1,117 @@
+"""kafka_compat without a broker: the logic of each workaround.
+
+That each fault is real, and gone with its workaround, is tested against the
+broker in tests/integration/test_kafka_compat.py.
+"""
+
+import random
+import threading
+import time
+
+import pytest
+from kafka.errors import KafkaError, ProducerFencedError
+from kafka.producer.transaction_manager import TransactionalRequestResult
+from kafka.structs import MemberState
+
+from recipe_alert import kafka_compat
+from recipe_alert.cli import StopSignal
+from recipe_alert.errors import TransactionHung
+from tests.doubles import ScriptedConsumer, member
+
+
+def test_a_membership_counts_only_once_its_assignment_is_settled():
+    assert kafka_compat.settled_membership(ScriptedConsumer(membership=member(3))) == member(3)
+    joining = ScriptedConsumer(membership=member(3, MemberState.REBALANCING))
+    assert kafka_compat.settled_membership(joining) is None
+
+
+@pytest.mark.parametrize("error, fenced", [
+    (ProducerFencedError(), True),
+    # What kafka-python raises from every transactional call once fenced.
+    (KafkaError("Cannot execute transactional method because we are in an error state: "
+                "[Error 90] ProducerFencedError: ..."), True),
+    (KafkaError("RequestTimedOutError"), False),
+])
+def test_fencing_is_recognised_by_type_or_by_the_name_kafka_python_leaves(error, fenced):
+    assert kafka_compat.is_fenced(error) is fenced
+    try:
+        raise KafkaError("the batch failed") from error
+    except KafkaError as wrapped:
+        assert kafka_compat.is_fenced(wrapped) is fenced
+
+
+class Manager:
+    """A transaction manager whose requests end when the test says so."""
+
+    def __init__(self):
+        self.result = TransactionalRequestResult()
+
+    def begin_commit(self):
+        return self.result
+
+
+class Sender:
+    def wakeup(self):
+        pass
+
+
+class Producer:
+    def __init__(self, manager=None):
+        self._transaction_manager, self._sender = manager, Sender()
+        self.public_commits = 0
+
+    def commit_transaction(self):
+        self.public_commits += 1
+
+
+def test_a_commit_whose_answer_never_comes_ends_at_its_deadline():
+    producer = Producer(Manager())
+    started = time.monotonic()
+    with pytest.raises(TransactionHung, match="has not ended in time"):
+        kafka_compat.commit(producer, deadline=started + 0.2)
+    assert 0.2 <= time.monotonic() - started < 2
+    assert producer.public_commits == 0
+
+
+def test_a_commit_answered_in_time_returns_and_its_error_is_raised():
+    manager = Manager()
+    threading.Timer(0.1, manager.result.done, args=(ProducerFencedError(),)).start()
+    with pytest.raises(ProducerFencedError):
+        kafka_compat.commit(Producer(manager), deadline=time.monotonic() + 10)
+
+
+def test_without_the_internals_it_relies_on_the_public_call_is_made():
+    producer = Producer(manager=None)
+    kafka_compat.commit(producer, deadline=time.monotonic())
+    assert producer.public_commits == 1
+
+
+LIMIT = 1024 * 1024
+
+
+def test_a_page_the_topic_would_refuse_is_told_apart_from_one_it_takes():
+    assert kafka_compat.oversized(b"x" * 1000, "zstd", LIMIT) is None
+    assert kafka_compat.oversized(b"<p>pizza</p>" * 500_000, "zstd", LIMIT) is None  # 6 MB, ~1 KB zstd
+    noise = random.Random(0).randbytes(2 * LIMIT)
+    reason = kafka_compat.oversized(noise, "zstd", LIMIT)
+    assert "after zstd compression" in reason
+    assert "exceeds the topic's max.message.bytes (1048576)" in reason
+    assert kafka_compat.oversized(noise, None, 4 * LIMIT) is None
+
+
+def test_the_backlog_waits_for_acknowledgements_to_make_room():
+    backlog = kafka_compat.Backlog(limit=100)
+    backlog.add(150)
+    threading.Timer(0.2, backlog.done, args=(100,)).start()
+    started = time.monotonic()
+    backlog.wait_for_room(StopSignal())
+    assert time.monotonic() - started >= 0.2 and backlog.pending == 50
+    backlog.wait_for_room(StopSignal())  # room already: no wait
+
+
+def test_a_stop_ends_the_wait_for_room():
+    backlog, stop = kafka_compat.Backlog(limit=100), StopSignal()
+    backlog.add(150)
+    threading.Timer(0.2, stop.set).start()
+    backlog.wait_for_room(stop)
+    assert backlog.pending == 150
