@@ -5,6 +5,7 @@ has the fault: when it fails, a kafka-python release has fixed it, and the
 workaround can go.
 """
 
+import contextlib
 import logging
 import os
 import random
@@ -88,6 +89,7 @@ def test_a_fenced_zombie_stops_rather_than_bump_its_epoch(names, caplog, monkeyp
 
 @pytest.mark.parametrize("workaround", [True, False], ids=["with", "without"])
 def test_after_a_refused_record_the_next_transaction_commits(names, workaround):
+    """Without a new producer the next transaction fails (Kafka 3.9), or "commits" without its record (4.4)."""
     create_topic(names.parsed, 1)  # max.message.bytes 1 MB, as a stock broker has it
     noise = random.Random(0).randbytes(2 * MB)
 
@@ -113,14 +115,11 @@ def test_after_a_refused_record_the_next_transaction_commits(names, workaround):
     try:
         second.begin_transaction()
         second.send(names.parsed, b"a page that fits")
-        if not workaround:
-            with pytest.raises(KafkaError):
-                kafka_compat.commit(second, deadline)
-            return
-        kafka_compat.commit(second, deadline)
+        with contextlib.nullcontext() if workaround else contextlib.suppress(KafkaError):
+            kafka_compat.commit(second, deadline)
     finally:
         second.close(timeout=5)
-    assert [r.value for r in scan(names.parsed)] == [b"a page that fits"]
+    assert [r.value for r in scan(names.parsed)] == ([b"a page that fits"] if workaround else [])
 
 
 def test_one_refused_record_breaks_the_idempotent_producer_for_the_next_ones(names):
