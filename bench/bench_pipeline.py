@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -60,7 +61,6 @@ from testkit.processes import Script
 log = logging.getLogger("bench_pipeline")
 
 PAGE_CACHE = ROOT / ".cache" / "bench-pages"
-LOG_DIR = Path(tempfile.mkdtemp(prefix="bench-"))  # each script's stdout and stderr
 THRESHOLD = 200  # the notifier's default
 RAW_PARTITIONS = 4  # even split for two parsers
 CODECS = {"gzip": gzip_encode, "lz4": lz4_encode, "zstd": zstd_encode, "none": None}
@@ -130,8 +130,14 @@ def load_pages(directory: Path) -> list[bytes]:
 
 # ------------------------------------------------------------ subprocesses
 
+@functools.cache
+def log_dir() -> Path:
+    """Where this run's scripts write their stdout and stderr."""
+    return Path(tempfile.mkdtemp(prefix="bench-"))
+
+
 def start(name: str, script: str, *args: str) -> Script:
-    return Script.start(script, *args, log_dir=LOG_DIR, name=name)
+    return Script.start(script, *args, log_dir=log_dir(), name=name)
 
 
 def finish(stage: Script, timeout: float = STAGE_TIMEOUT_S, terminate: bool = False) -> float:

@@ -96,18 +96,10 @@ def setup_logging(verbose: int) -> None:
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
 
 
-NOT_A_FLAG = {"flag": False}
-
-
-def tuning(default):
-    """A settings field no flag sets: a tuned constant, kept beside the settings it bounds."""
-    return dataclasses.field(default=default, metadata=NOT_A_FLAG)
-
-
 def settings_from(cls, args: argparse.Namespace, **values):
     """A frozen settings object: each field from the flag of its name, or from ``values``.
 
-    A field that neither gives, and that is not marked ``tuning``, is a flag
+    A field that neither gives, and that is not marked ``recipe_alert.tuning``, is a flag
     that was forgotten or misnamed: that raises TypeError rather than let its
     default pass for the user's choice.
     """

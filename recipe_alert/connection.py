@@ -48,15 +48,12 @@ class Connection:
                  f"(default: ${BOOTSTRAP_ENV}, else {DEFAULT_BOOTSTRAP})")
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> "Connection":
-        """Flag, then environment variable, then default."""
-        return cls.from_flag(getattr(args, "bootstrap_server", None), environ)
-
-    @classmethod
-    def from_flag(cls, bootstrap_server: str | None = None,
+    def from_args(cls, args: argparse.Namespace | None = None,
                   environ: Mapping[str, str] | None = None) -> "Connection":
+        """Flag, then environment variable, then default; no ``args``: as if no flag was given."""
         environ = os.environ if environ is None else environ
-        return cls(bootstrap_servers=bootstrap_server or environ.get(BOOTSTRAP_ENV) or DEFAULT_BOOTSTRAP)
+        flag = getattr(args, "bootstrap_server", None)
+        return cls(bootstrap_servers=flag or environ.get(BOOTSTRAP_ENV) or DEFAULT_BOOTSTRAP)
 
     def client_config(self) -> dict:
         """What every kafka-python client needs to reach the cluster."""

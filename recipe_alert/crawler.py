@@ -46,8 +46,7 @@ import requests
 from bs4 import BeautifulSoup
 from urllib3.exceptions import NameResolutionError
 
-from recipe_alert import __version__
-from recipe_alert.cli import tuning
+from recipe_alert import __version__, tuning
 from recipe_alert.errors import ConfigError
 from recipe_alert.urls import is_recipe_url, normalize_url
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 
-from . import kafka_compat
-from .cli import tuning
+from . import kafka_compat, tuning
 from .connection import MAX_RECORD_BYTES, PAGE_COMPRESSION, Connection
 from .crawler import Crawler, CrawlSettings, CrawlStats, Failed, Page, Skipped
 from .errors import ConfigError, NothingFetched

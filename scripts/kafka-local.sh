@@ -106,12 +106,15 @@ orphans() {
     done
 }
 
+# Fails if there were none.
 stop_orphans() {
-    local pid name
+    local pid name none=1
     while read -r pid name; do
         log "stopping $name (pid $pid): started by this script, but no pid file names it"
         stop_pid "$pid" "$name" || true
+        none=0
     done < <(orphans)
+    return $none
 }
 
 stop_mode() {
@@ -146,13 +149,18 @@ require_free_port() {
     fi
 }
 
+# The last lines of each component's log and output. With "new", only what the processes
+# this 'up' started wrote: their .out is new, and their .log from its size at the start.
 show_log_tail() {
-    local mode=$1 name file
+    local mode=$1 lines=$2 new=${3:-} name file from
     for name in $(components "$mode"); do
+        [[ -z $new || -v LOG_START[$name] ]] || continue
         for file in "$(run_dir "$mode")/logs/$name.log" "$(run_dir "$mode")/logs/$name.out"; do
-            [[ -s $file ]] || continue
-            log "---- last lines of $file"
-            tail -n "${2:-40}" "$file" >&2
+            from=0
+            [[ -n $new && $file == *.log ]] && from=${LOG_START[$name]}
+            [[ -s $file ]] && (($(stat -c %s "$file") > from)) || continue
+            log "---- last lines of $file${new:+, written by this start}"
+            tail -c +$((from + 1)) "$file" | tail -n "$lines" >&2
         done
     done
 }
@@ -168,7 +176,7 @@ wait_until_answering() {
             done
         fi
         if ((SECONDS >= deadline)); then
-            [[ $mode == docker ]] || show_new_output "$mode"
+            [[ $mode == docker ]] || show_log_tail "$mode" 40 new
             die "Kafka did not answer on localhost:$KAFKA_PORT within ${READY_TIMEOUT}s"
         fi
         sleep 0.5
@@ -250,26 +258,8 @@ start_component() {
     log "started $name ($mode, pid $pid)"
 }
 
-# What the processes this 'up' started printed: their own output, and the lines they logged.
-show_new_output() {
-    local mode=$1 name file
-    for name in $(components "$mode"); do
-        [[ -v LOG_START[$name] ]] || continue
-        file="$(run_dir "$mode")/logs/$name.out"
-        if [[ -s $file ]]; then
-            log "---- output of $name ($file)"
-            tail -n 40 "$file" >&2
-        fi
-        file="$(run_dir "$mode")/logs/$name.log"
-        if [[ -s $file ]] && (($(stat -c %s "$file") > LOG_START[$name])); then
-            log "---- last lines $name logged in this start ($file)"
-            tail -c +$((LOG_START[$name] + 1)) "$file" | tail -n 40 >&2
-        fi
-    done
-}
-
 failed_start() {
-    show_new_output "$1"
+    show_log_tail "$1" 40 new
     die "$2 $3 (logs in $(run_dir "$1")/logs)"
 }
 
@@ -284,7 +274,7 @@ stop_started() {
         fi
         rm -f "$(run_dir "$MODE")/$name.pid"
     done
-    ((${#STARTED[@]} == 0)) || stop_orphans
+    ((${#STARTED[@]} == 0)) || stop_orphans || true
     STARTED=()
 }
 
@@ -349,7 +339,7 @@ up_local() {
         return 0
     fi
 
-    stop_orphans
+    stop_orphans || true
     run=$(run_dir "$MODE")
     for name in $(components "$MODE"); do
         component_pid "$MODE" "$name" >/dev/null && continue
@@ -403,10 +393,7 @@ cmd_down() {
             stopped=1
         fi
     done
-    if [[ -n $(orphans) ]]; then
-        stop_orphans
-        stopped=1
-    fi
+    stop_orphans && stopped=1
     ((stopped)) && log "stopped" || log "no local broker was running"
 }
 

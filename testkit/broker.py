@@ -21,7 +21,7 @@ from recipe_alert.topics import ensure_topics
 from . import ROOT
 
 # Where the scripts under test connect: $KAFKA_BOOTSTRAP_SERVERS, else localhost:9092.
-CONNECTION = Connection.from_flag()
+CONNECTION = Connection.from_args()
 BOOTSTRAP = CONNECTION.bootstrap_servers
 
 

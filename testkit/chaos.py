@@ -276,10 +276,18 @@ def kafka_local(command: str, mode: str | None = None, timeout: float = 180) -> 
     return done.stdout
 
 
+def running_broker(doing: str | None = None) -> tuple[str, int] | None:
+    """(mode, pid) of the broker kafka-local.sh runs, or None; with ``doing``, raise if none."""
+    found = re.search(r"^kafka \((\w+)\): running, pid (\d+)", kafka_local("status"), re.M)
+    if found is None and doing:
+        raise RuntimeError(f"no broker started by scripts/kafka-local.sh runs: cannot {doing} it")
+    return (found.group(1), int(found.group(2))) if found else None
+
+
 def broker_mode() -> str | None:
     """The mode (zk, kraft) of the broker kafka-local.sh runs, or None if it runs none."""
-    found = re.search(r"^kafka \((\w+)\): running", kafka_local("status"), re.M)
-    return found.group(1) if found else None
+    found = running_broker()
+    return found[0] if found else None
 
 
 @contextlib.contextmanager
@@ -288,10 +296,7 @@ def broker_frozen(seconds: float) -> Iterator[None]:
 
     It goes on after ``seconds`` even if the block still runs, and at the latest when it ends.
     """
-    found = re.search(r"^kafka \(\w+\): running, pid (\d+)", kafka_local("status"), re.M)
-    if found is None:
-        raise RuntimeError("no broker started by scripts/kafka-local.sh runs: cannot freeze it")
-    pid = int(found.group(1))
+    _, pid = running_broker("freeze")
     thaw = threading.Timer(seconds, os.kill, args=(pid, signal.SIGCONT))
     os.kill(pid, signal.SIGSTOP)
     thaw.start()
@@ -317,9 +322,7 @@ def broker_restored(mode: str | None) -> Iterator[None]:
 
 def restart_broker() -> float:
     """Stop the broker and start it again, in the same mode; returns the seconds it was gone."""
-    mode = broker_mode()
-    if mode is None:
-        raise RuntimeError("no broker started by scripts/kafka-local.sh runs: cannot restart it")
+    mode, _ = running_broker("restart")
     started = time.monotonic()
     with broker_restored(mode):
         kafka_local("down")

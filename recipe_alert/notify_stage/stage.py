@@ -13,7 +13,7 @@ from typing import TextIO
 from kafka.errors import CommitFailedError, RebalanceInProgressError
 from kafka.structs import OffsetAndMetadata
 
-from ..cli import tuning
+from .. import tuning
 from ..connection import Connection
 from ..consuming import batches
 from ..topics import ensure_topics

@@ -6,7 +6,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from ..cli import tuning
+from .. import tuning
 from ..connection import Connection
 
 

@@ -89,8 +89,7 @@ class Transactions:
                 raise
             raise RecordRejected(str(rejected)) from rejected
         except BaseException:  # hung, or interrupted: the next instance aborts it
-            self.producer = None
-            producer.close(timeout=10)
+            self.close()
             raise
         self.stats.transactions += 1
 

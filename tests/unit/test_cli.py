@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from recipe_alert import cli
+from recipe_alert import cli, tuning
 from recipe_alert.connection import Connection
 from recipe_alert.errors import BrokerUnavailable, Fenced, NothingFetched
 
@@ -16,7 +16,7 @@ class Settings:
     connection: Connection
     topic: str = "raw_recipes"
     batch_size: int = 50
-    budget_s: float = cli.tuning(10.0)
+    budget_s: float = tuning(10.0)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,5 +1,6 @@
 """recipe_alert.connection: one Connection from flag, environment or default; the only maker of clients."""
 
+import argparse
 import re
 
 import pytest
@@ -15,7 +16,7 @@ from testkit import ROOT
     (None, {}, "localhost:9092"),
 ])
 def test_bootstrap_precedence_is_flag_then_env_then_default(flag, env, expected):
-    assert Connection.from_flag(flag, env).bootstrap_servers == expected
+    assert Connection.from_args(argparse.Namespace(bootstrap_server=flag), env).bootstrap_servers == expected
 
 
 def test_every_client_gets_the_servers_as_a_list_and_a_bounded_bootstrap():

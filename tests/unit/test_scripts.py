@@ -1,6 +1,6 @@
 """The three scripts' command-line contracts that need no broker, run as a user runs them."""
 
-import importlib.util
+import importlib
 import json
 import socket
 import subprocess
@@ -97,8 +97,6 @@ def test_from_file_exits_0_when_every_file_is_a_recipe():
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_every_settings_field_comes_from_a_flag_or_the_script(script):
     """cli.settings_from refuses a field no flag fills: each script's defaults build its settings."""
-    spec = importlib.util.spec_from_file_location(script[:-3], ROOT / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = importlib.import_module(script[:-3])
     settings = module.settings(module.build_parser().parse_args([]))
     assert settings.connection.bootstrap_servers
