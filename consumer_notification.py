@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from recipe_alert import cli, notify_stage
@@ -44,7 +45,8 @@ def build_parser():
                         help="alert every time a recipe is seen, as the tutorial did")
     parser.add_argument("--webhook", metavar="URL", default=None,
                         help="also POST each alert as JSON {\"text\": ...} to this "
-                             "Slack/Mattermost-style incoming webhook")
+                             "Slack/Mattermost-style incoming webhook (default: "
+                             f"${notify_stage.WEBHOOK_ENV}); logs show only its host")
     parser.add_argument("--webhook-timeout", type=cli.non_negative_float, default=5.0,
                         metavar="SECONDS",
                         help="seconds per webhook request")
@@ -59,7 +61,8 @@ def build_parser():
 
 
 def settings(args) -> notify_stage.NotifySettings:
-    return cli.settings_from(notify_stage.NotifySettings, args)
+    webhook = args.webhook or os.environ.get(notify_stage.WEBHOOK_ENV) or None
+    return cli.settings_from(notify_stage.NotifySettings, args, webhook=webhook)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,3 +76,13 @@ def find_canonical_url(page: bytes | str) -> str | None:
             og_url = attrs[b"content"]
     found = canonical or og_url
     return found.decode("utf-8", "replace").strip() if found else None
+
+
+def redacted(url: str) -> str:
+    """Only ``url``'s scheme and host, then ``…``: an incoming-webhook URL's path is its secret."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme or '?'}://{parts.hostname or '?'}{port}/…"

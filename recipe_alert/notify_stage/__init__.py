@@ -10,6 +10,6 @@ Its parts:
 - ``stage``: the run loop, and the one path every record takes.
 """
 
-from .stage import NotifySettings, NotifyStats, run
+from .stage import WEBHOOK_ENV, NotifySettings, NotifyStats, run
 
-__all__ = ["NotifySettings", "NotifyStats", "run"]
+__all__ = ["WEBHOOK_ENV", "NotifySettings", "NotifyStats", "run"]

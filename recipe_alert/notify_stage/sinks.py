@@ -11,9 +11,11 @@ import json
 import logging
 import time
 from typing import TextIO
+from urllib.parse import urlsplit
 
 import requests
 
+from ..urls import redacted
 from .alerts import Alert
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,11 @@ class Webhook(Sink):
 
     def __init__(self, url: str, timeout: float, retries: int, sleep=time.sleep):
         self.url, self.timeout, self.retries, self.sleep = url, timeout, retries, sleep
+        self.shown = redacted(url)
+        # requests names the URL, or its path and query, in its exception text.
+        parts = urlsplit(url)
+        self._secret_parts = [p for p in (url, parts.path + (f"?{parts.query}" if parts.query else ""),
+                                          parts.path) if p and p != "/"]
         self.session = requests.Session()
         self.healthy = True
 
@@ -99,12 +106,20 @@ class Webhook(Sink):
                     return True
                 problem = f"HTTP {response.status_code}"
             except requests.RequestException as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+                problem = f"{type(exc).__name__}: {self._scrub(str(exc))}"
             log.warning("webhook %s failed (%s), attempt %d of %d",
-                        self.url, problem, attempt + 1, attempts)
+                        self.shown, problem, attempt + 1, attempts)
         self.healthy = False
         log.error("webhook gave up on: %s", text)
         return False
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secret_parts:
+            text = text.replace(secret, "…")
+        return text
+
+    def __repr__(self) -> str:
+        return f"Webhook({self.shown!r})"
 
     def close(self) -> None:
         self.session.close()

@@ -23,6 +23,9 @@ from .sinks import FORMATS, Sink, Webhook
 
 log = logging.getLogger(__name__)
 
+# Read when --webhook is not given, so the URL stays out of shell history and `ps`.
+WEBHOOK_ENV = "ALERT_WEBHOOK_URL"
+
 
 @dataclass(frozen=True)
 class NotifySettings:
@@ -35,7 +38,7 @@ class NotifySettings:
     output_format: str = "text"
     alerts_topic: str = "calorie_alerts"
     repeat_alerts: bool = False
-    webhook: str | None = None
+    webhook: str | None = field(default=None, repr=False)  # the URL is the secret
     webhook_timeout: float = 5.0
     webhook_retries: int = tuning(4)
     from_beginning: bool = True

@@ -2,9 +2,11 @@
 
 import io
 import json
+import logging
 
 from recipe_alert.notify_stage.alerts import Alert
 from recipe_alert.notify_stage.sinks import FORMATS, JsonLines, TextLines, Webhook
+from recipe_alert.urls import redacted
 from testkit.httpserver import LocalHTTPServer
 
 ALERT = Alert.of({"title": "Four Cheese Margherita Pizza", "calories": 551,
@@ -59,3 +61,41 @@ def test_a_dead_webhook_costs_one_attempt_per_alert_until_it_recovers():
         assert hook.record(ALERT) is True    # recovered
         assert server.count("/hook") == 7
     assert sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+SECRET_PATH = "/services/T0SECRET/B0SECRET/xoxSECRETtoken"
+
+
+def assert_no_secret(text: str) -> None:
+    assert "SECRET" not in text, text
+
+
+def test_the_secret_check_itself_catches_a_leak():
+    try:
+        assert_no_secret(f"webhook http://127.0.0.1{SECRET_PATH} failed")
+    except AssertionError:
+        return
+    raise AssertionError("assert_no_secret let a webhook path through")
+
+
+def test_webhook_failures_log_only_the_host_never_the_path_or_query(caplog):
+    caplog.set_level(logging.DEBUG)
+    with LocalHTTPServer() as server:
+        server.route(SECRET_PATH, (500, {}, b""))
+        url, port = server.url(SECRET_PATH) + "?token=SECRET", server.port
+        http_failure = Webhook(url, timeout=2, retries=0)
+        assert http_failure.record(ALERT) is False
+    # Nothing listens here any more: requests' own exception text names the URL.
+    refused = Webhook(url, timeout=2, retries=0)
+    assert refused.record(ALERT) is False
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("recipe_alert"))
+    assert "HTTP 500" in logged and "ConnectionError" in logged
+    assert f"webhook http://127.0.0.1:{port}/… failed" in logged
+    assert_no_secret(logged)
+    assert_no_secret(repr(refused))
+
+
+def test_redacted_keeps_scheme_host_and_port_only():
+    assert redacted("https://user:pw@hooks.slack.com/services/T/B/x?y=1") == "https://hooks.slack.com/…"
+    assert redacted("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080/…"
+    assert redacted("not a url") == "?://?/…"

@@ -100,3 +100,16 @@ def test_every_settings_field_comes_from_a_flag_or_the_script(script):
     module = importlib.import_module(script[:-3])
     settings = module.settings(module.build_parser().parse_args([]))
     assert settings.connection.bootstrap_servers
+
+
+def test_webhook_url_comes_from_the_flag_then_the_environment_and_never_shows_in_repr(monkeypatch):
+    notifier = importlib.import_module("consumer_notification")
+    secret = "https://hooks.example.com/services/T0/B0/SECRETtoken"
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", secret)
+    from_env = notifier.settings(notifier.build_parser().parse_args([]))
+    assert from_env.webhook == secret
+    assert "SECRET" not in repr(from_env)
+    flag = notifier.settings(notifier.build_parser().parse_args(["--webhook", "http://127.0.0.1/x"]))
+    assert flag.webhook == "http://127.0.0.1/x"
+    monkeypatch.delenv("ALERT_WEBHOOK_URL")
+    assert notifier.settings(notifier.build_parser().parse_args([])).webhook is None
