@@ -103,9 +103,8 @@ def test_the_backlog_waits_for_acknowledgements_to_make_room():
     backlog = kafka_compat.Backlog(limit=100)
     backlog.add(150)
     threading.Timer(0.2, backlog.done, args=(100,)).start()
-    started = time.monotonic()
     backlog.wait_for_room(StopSignal())
-    assert time.monotonic() - started >= 0.2 and backlog.pending == 50
+    assert backlog.pending == 50  # it returned only once the acknowledgement made room
     backlog.wait_for_room(StopSignal())  # room already: no wait
 
 
