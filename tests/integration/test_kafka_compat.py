@@ -35,13 +35,19 @@ def test_a_consumer_knows_its_topics_partitions_before_it_first_joins(names, cap
     def blind() -> bool:  # joined knowing no partitions: assigned nothing, then a rejoin that can be lost
         return "No partition metadata" in caplog.text
 
+    def joined_blind_then_again() -> bool:
+        # The warning is missed when the metadata lands between the join and the
+        # assignment; the lone member's second join shows the fault all the same.
+        return blind() or caplog.text.count("Successfully joined group") >= 2
+
     try:
         if workaround:
             wait_for(lambda: consumer.poll(timeout_ms=100) == {} and consumer.assignment()
                      and kafka_compat.settled_membership(consumer) is not None, 30, "a settled join")
             assert (blind(), len(consumer.assignment())) == (False, 3)
         else:
-            wait_for(lambda: consumer.poll(timeout_ms=100) == {} and blind(), 30, "a blind join")
+            wait_for(lambda: consumer.poll(timeout_ms=100) == {} and joined_blind_then_again(), 30,
+                     "a blind join")
     finally:
         consumer.close(autocommit=False)
 
