@@ -24,7 +24,8 @@ does not repeat an alert (--repeat-alerts restores the tutorial's behaviour).
 Offsets are committed only after the alerts are written and recorded, so a
 crash repeats at most the alerts that were in flight."""
 
-EPILOG = "exit codes: 0 done or stopped by Ctrl-C/SIGTERM; 2 bad arguments or no broker."
+EPILOG = ("exit codes: 0 done or stopped by Ctrl-C/SIGTERM; 2 bad arguments or no broker; "
+          + cli.SECURITY_EXIT_CODES)
 
 
 def build_parser():
@@ -68,7 +69,7 @@ def settings(args) -> notify_stage.NotifySettings:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cli.setup_logging(args.verbose)
-    return cli.run_stage(notify_stage.run, settings(args))
+    return cli.run_stage(notify_stage.run, lambda: settings(args))
 
 
 if __name__ == "__main__":

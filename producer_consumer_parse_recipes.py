@@ -29,7 +29,7 @@ EPILOG = """\
 exit codes: 0 done or stopped by Ctrl-C/SIGTERM; 1 some --from-file input was
 not a recipe or unreadable, or a transaction hung (restart it: nothing is lost);
 2 bad arguments or no broker; 3 fenced by another instance with the same
---transactional-id."""
+--transactional-id; """ + cli.SECURITY_EXIT_CODES
 
 
 def build_parser():
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.setup_logging(args.verbose)
     if args.from_file:
         return parse_files(args.from_file)
-    return cli.run_stage(parse_stage.run, settings(args))
+    return cli.run_stage(parse_stage.run, lambda: settings(args))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ so real pages of several MB pass a stock broker's 1 MB message limit."""
 
 EPILOG = """\
 exit codes: 0 all pages published; 1 some pages failed; 2 bad arguments or no
-broker; 4 nothing could be fetched (blocked, unreachable or no recipe links)."""
+broker; 4 nothing could be fetched (blocked, unreachable or no recipe links);
+""" + cli.SECURITY_EXIT_CODES
 
 
 def build_parser():
@@ -75,7 +76,7 @@ def settings(args) -> produce_stage.ProduceSettings:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cli.setup_logging(args.verbose)
-    return cli.run_stage(produce_stage.run, settings(args))
+    return cli.run_stage(produce_stage.run, lambda: settings(args))
 
 
 if __name__ == "__main__":

@@ -20,8 +20,13 @@ from kafka.errors import KafkaError
 from .connection import Connection
 from .errors import InvalidTopicName, RecipeAlertError
 from .topics import validate_topic
+from .urls import secret_parts
 
 log = logging.getLogger("recipe_alert")
+
+# Every script can meet these, at any Kafka call.
+SECURITY_EXIT_CODES = ("5 the cluster refused our credentials, or we refused its certificate; "
+                       "6 an ACL denies what this script needs (the message gives the grant).")
 
 
 def topic_arg(value: str) -> str:
@@ -82,14 +87,64 @@ def add_timeout_arg(parser: argparse.ArgumentParser) -> None:
              "joining or rebalancing the group (default: run until Ctrl-C)")
 
 
+class SecretFilter(logging.Filter):
+    """Shows each known secret as ``…`` in every record, however it got there.
+
+    The net under kafka-python's DEBUG output (it logs the SASL PLAIN request
+    and the admin client's whole config) and under exception text.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def hide(self, secrets) -> None:
+        for secret in secrets:
+            if secret:
+                self.secrets |= {secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]}
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "…")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg, record.args = self.scrub(record.getMessage()), ()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self.scrub(record.exc_text)
+        return True
+
+
+SECRETS = SecretFilter()
+
+
+def secrets_of(settings) -> list[str]:
+    """The secrets a settings object holds: its connection's, and its ``repr=False`` strings."""
+    found = []
+    for field in dataclasses.fields(settings) if dataclasses.is_dataclass(settings) else ():
+        value = getattr(settings, field.name)
+        if isinstance(value, Connection):
+            found += value.secrets
+        elif dataclasses.is_dataclass(value):
+            found += secrets_of(value)
+        elif isinstance(value, str) and not field.repr:
+            found += secret_parts(value) if "://" in value else [value]
+    return found
+
+
 def setup_logging(verbose: int) -> None:
-    """Diagnostics to stderr; kafka-python's own chatter only with -vv."""
+    """Diagnostics to stderr, secrets hidden; kafka-python's own chatter only with -vv."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
         force=True,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(SECRETS)
     # kafka-python logs every refused connection as an ERROR; we report the outcome once.
     logging.getLogger("kafka").setLevel(
         {0: logging.CRITICAL, 1: logging.WARNING}.get(verbose, logging.DEBUG))
@@ -151,13 +206,16 @@ class StopSignal:
             signal.signal(sig, handler)
 
 
-def run_stage(run, settings) -> int:
+def run_stage(run, make_settings) -> int:
     """The CLI boundary: run a stage until done or signalled; errors become exit codes.
 
-    ``run(settings, stop)`` returns stats with a ``summary()`` and, optionally,
-    an ``exit_code``.
+    ``make_settings()`` reads the flags and environment (a bad value is a
+    ConfigError, exit 2); ``run(settings, stop)`` returns stats with a
+    ``summary()`` and, optionally, an ``exit_code``.
     """
     try:
+        settings = make_settings()
+        SECRETS.hide(secrets_of(settings))
         with StopSignal() as stop:
             stats = run(settings, stop)
     except RecipeAlertError as exc:

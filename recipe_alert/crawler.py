@@ -23,15 +23,20 @@ Politeness and safety rules:
   abandoned past ``max_bytes``.
 - 429, 5xx and connection errors are retried with exponential backoff, honouring
   ``Retry-After`` up to :data:`MAX_RETRY_WAIT`. DNS failures are not retried.
+- Pages and listings are untrusted, so redirects are followed by hand (at most
+  :data:`MAX_REDIRECTS` per fetch) and every URL requested is checked, not just
+  the first: robots.txt of its own origin; for a page redirect, the site the
+  crawl started on (``same_site_only``); and no loopback, private or link-local
+  address (cloud metadata) unless the crawl started on one. The check resolves
+  names itself, so it does not stop DNS rebinding.
 
-Redirects are followed by ``requests``; robots rules and the same-site rule
-are checked on the URL requested, not on the redirect target.
 A :class:`Crawler` is not thread-safe.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import logging
 import re
 import socket
@@ -58,6 +63,13 @@ MAX_RETRY_WAIT = 60.0  # seconds; a longer Retry-After is cut to this
 BACKOFF_BASE = 1.0  # seconds; doubled on each retry
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
 _CHUNK = 64 * 1024
+MAX_REDIRECTS = 5  # per fetch; the next one is a failure
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Loopback, private, shared (CGNAT), link-local (169.254.169.254 is cloud metadata) and "this host".
+INTERNAL_NETWORKS = tuple(map(ipaddress.ip_network, (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.168.0.0/16", "::/128", "::1/128", "fc00::/7", "fe80::/10",
+)))
 
 BLOCKED_ADVICE = (
     "%s refuses automated access (HTTP %d). This is the site's bot protection; retrying will not help. "
@@ -140,6 +152,7 @@ class _Response:
     body: bytes
     skip: str | None  # "not-html" or "too-big": body not (fully) read
     retry_after: str | None
+    location: str | None
     elapsed: float
 
 
@@ -150,12 +163,14 @@ class Crawler:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        resolve: Callable[[str], Iterable[str]] | None = None,  # host name to addresses
     ):
         self.settings = settings
         self.stats = CrawlStats()
         self._session = session or requests.Session()
         self._clock = clock
         self._sleep = sleep
+        self._resolve = resolve or resolve_host
         self._headers = {
             "User-Agent": settings.user_agent,
             "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
@@ -182,7 +197,7 @@ class Crawler:
         listing_url: str | None = category_url
         while listing_url and len(seen_listings) < self.settings.max_pages:
             seen_listings.add(normalize_url(listing_url))
-            listing = self._fetch(listing_url)
+            listing = self._fetch(listing_url, category_url)
             if not isinstance(listing, Page):
                 yield listing
                 return
@@ -198,7 +213,7 @@ class Crawler:
                     yield Skipped(link, "off-site")
                 else:
                     seen_recipes.add(key)
-                    yield self._fetch_recipe(link)
+                    yield self._fetch_recipe(link, category_url)
             listing_url = find_next_page(listing.body, listing.url)
             if listing_url and (normalize_url(listing_url) in seen_listings or not same_site(listing_url, category_url)):
                 listing_url = None
@@ -213,8 +228,8 @@ class Crawler:
                 seen.add(key)
                 yield self._fetch(url)
 
-    def _fetch_recipe(self, url: str) -> Outcome:
-        outcome = self._fetch(url)
+    def _fetch_recipe(self, url: str, start: str) -> Outcome:
+        outcome = self._fetch(url, start)
         # Removed recipes redirect to a listing or the home page.
         if isinstance(outcome, Page) and not is_recipe_url(outcome.url):
             log.info("%s redirected to %s, which is not a recipe; skipped", url, outcome.url)
@@ -250,23 +265,22 @@ class Crawler:
             s.skipped_other += 1
 
     # -- one URL ---------------------------------------------------------
-    def _fetch(self, url: str) -> Outcome:
+    def _fetch(self, url: str, start: str | None = None) -> Outcome:
+        """GET a page or listing of a crawl that began at ``start`` (``url`` itself by default)."""
         if urlsplit(url).scheme not in ("http", "https"):
             log.warning("Not fetching %s: only http(s) URLs are supported", url)
             return Failed(url, "not an http(s) URL", None, False)
-        if self.settings.obey_robots:
-            verdict = self._robots_verdict(url)
-            if verdict is not None:
-                return verdict
-        got = self._request(url, html_only=True, cap=self.settings.max_bytes)
+        got = self._follow(url, start or url, page=True)
+        if isinstance(got, Skipped):  # by robots.txt, which logged it
+            return replace(got, url=url)
         if isinstance(got, Failed):
-            log.warning("GET %s failed: %s", url, got.reason)
-            return got
+            log.warning("GET %s failed: %s", got.url, got.reason)
+            return replace(got, url=url)
         if got.status in (402, 403):
-            self._report_blocked(_origin(url), got.status, url)
+            self._report_blocked(_origin(got.url), got.status, got.url)
             return Failed(url, f"site refuses automated access (HTTP {got.status})", got.status, True)
         if not 200 <= got.status < 300:
-            log.warning("GET %s failed: HTTP %d", url, got.status)
+            log.warning("GET %s failed: HTTP %d", got.url, got.status)
             return Failed(url, f"HTTP {got.status}", got.status, False)
         if got.skip == "not-html":
             log.info("Skipped %s: %s is not HTML", url, got.content_type or "no content type")
@@ -277,8 +291,50 @@ class Crawler:
         log.debug("GET %s: %d, %d bytes in %.2f s", url, got.status, len(got.body), got.elapsed)
         return Page(got.url, url, got.status, got.content_type, got.body, got.elapsed)
 
+    def _follow(self, url: str, start: str, *, page: bool) -> _Response | Skipped | Failed:
+        """GET a page (or robots.txt), following redirects by hand so that each hop is checked before it is requested.
+
+        A refused hop is a Failed on the URL that redirected there, its reason naming only the target's
+        host (the query may hold secrets), or robots.txt's own verdict on the target.
+        """
+        came_from = None
+        for _ in range(MAX_REDIRECTS + 1):
+            # RFC 9309 lets robots.txt redirect to another site; its rules then apply to this one.
+            why = self._refusal(url, start, redirected=came_from is not None, stay_on_site=page)
+            if why:
+                return Failed(came_from or url, why, None, False)
+            if page and self.settings.obey_robots and (verdict := self._robots_verdict(url)):
+                return verdict
+            got = self._request(url, html_only=page, cap=self.settings.max_bytes if page else ROBOTS_MAX_BYTES)
+            if isinstance(got, Failed) or got.status not in REDIRECT_STATUSES:
+                return got
+            target = _absolute(got.url, got.location) if got.location else None
+            if target is None:
+                return Failed(url, f"HTTP {got.status} redirect without a usable Location", got.status, False)
+            log.debug("GET %s: HTTP %d to %s", url, got.status, target)
+            came_from, url = url, target
+        return Failed(came_from, f"too many redirects (more than {MAX_REDIRECTS})", got.status, False)
+
+    def _refusal(self, url: str, start: str, *, redirected: bool, stay_on_site: bool) -> str | None:
+        """Why ``url`` must not be requested in a crawl that began at ``start``; None if it may."""
+        where = urlsplit(url).netloc.rpartition("@")[2].lower()  # no credentials in reasons and logs
+        asked = "redirect" if redirected else "request"
+        if redirected and stay_on_site and self.settings.same_site_only and not same_site(url, start):
+            return f"redirect to {where} refused: off-site"
+        # A local crawl (tests, the demo) may stay local; a page must not point the crawler inwards.
+        if self._internal(urlsplit(url).hostname or "") and not self._internal(urlsplit(start).hostname or ""):
+            return f"{asked} to {where} refused: internal address"
+        return None
+
+    def _internal(self, host: str) -> bool:
+        """True if ``host`` is, or resolves to, an internal address (one is enough)."""
+        try:
+            return is_internal_address(host)
+        except ValueError:  # a name, not an address
+            return any(map(is_internal_address, self._resolve(host)))
+
     def _request(self, url: str, *, html_only: bool, cap: int) -> _Response | Failed:
-        """GET with throttling and retries; reads the body only for 2xx replies worth keeping."""
+        """One GET (no redirects) with throttling and retries; reads the body only for 2xx replies worth keeping."""
         host = _host(url)
         attempts = self.settings.retries + 1
         for attempt in range(1, attempts + 1):
@@ -291,6 +347,7 @@ class Crawler:
                     headers=self._headers,
                     timeout=(self.settings.timeout, self.settings.timeout),
                     stream=True,
+                    allow_redirects=False,
                 ) as resp:
                     outcome = self._receive(resp, started, html_only=html_only, cap=cap)
                 retryable = outcome.status == 429 or outcome.status >= 500
@@ -323,7 +380,7 @@ class Crawler:
                 body, skip = (read, None) if read is not None else (b"", "too-big")
         return _Response(
             resp.url, resp.status_code, content_type, body, skip, resp.headers.get("Retry-After"),
-            self._clock() - started,
+            resp.headers.get("Location"), self._clock() - started,
         )
 
     def _wait_turn(self, host: str) -> None:
@@ -341,7 +398,6 @@ class Crawler:
             self._robots[origin] = self._load_robots(origin)
         rules = self._robots[origin]
         if isinstance(rules, Failed):
-            log.warning("Not fetching %s: %s", url, rules.reason)
             return replace(rules, url=url)
         if not rules.can_fetch(self.settings.user_agent, url):
             log.info("robots.txt disallows %s; skipped", url)
@@ -350,7 +406,7 @@ class Crawler:
 
     def _load_robots(self, origin: str) -> RobotFileParser | Failed:
         robots_url = origin + "/robots.txt"
-        got = self._request(robots_url, html_only=False, cap=ROBOTS_MAX_BYTES)
+        got = self._follow(robots_url, robots_url, page=False)
         rules = RobotFileParser(robots_url)
         if isinstance(got, Failed):
             log.warning("%s unreachable (%s); not crawling %s", robots_url, got.reason, origin)
@@ -467,6 +523,21 @@ def _site(url: str) -> tuple[str, int | None]:
     except ValueError:
         port = None
     return host, port if port not in (80, 443) else None
+
+
+def resolve_host(host: str) -> list[str]:
+    """The addresses ``host`` resolves to; none if DNS fails, so the request then fails as it always did."""
+    try:
+        return [info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)]
+    except (socket.gaierror, UnicodeError):
+        return []
+
+
+def is_internal_address(address: str) -> bool:
+    """True for loopback, private, link-local and unspecified addresses, IPv4-mapped IPv6 forms included."""
+    ip = ipaddress.ip_address(address)
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    return any(ip in net for net in INTERNAL_NETWORKS)
 
 
 def _host(url: str) -> str:

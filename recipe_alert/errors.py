@@ -31,6 +31,18 @@ class BrokerUnavailable(RecipeAlertError):
     exit_code = 2
 
 
+class AuthenticationFailed(RecipeAlertError):
+    """The cluster answered but refused who we are, or we refused its certificate."""
+
+    exit_code = 5
+
+
+class NotAuthorized(RecipeAlertError):
+    """The cluster's ACLs deny an operation this script needs."""
+
+    exit_code = 6
+
+
 class BrokerError(RecipeAlertError):
     """Kafka refused or failed a request."""
 

@@ -16,6 +16,7 @@ pipeline.
 | ``send_offsets``, ``commit``, ``abort`` | a transactional request lost on a broken connection is waited for forever | ``integration/test_kafka_compat.py::test_a_transaction_the_broker_never_answers_ends_at_its_deadline`` |
 | ``end_failed_transaction`` | after a failed transaction the producer keeps a stale sequence number | ``integration/test_kafka_compat.py::test_after_a_refused_record_the_next_transaction_commits`` |
 | ``oversized`` | one record the broker refuses breaks the idempotent producer for the next ones | ``integration/test_kafka_compat.py::test_one_refused_record_breaks_the_idempotent_producer_for_the_next_ones``, ``integration/test_exactly_once.py::test_the_producer_reports_a_page_the_broker_refuses_and_delivers_the_rest`` |
+| ``connection_failures`` | every failure to connect (wrong password, untrusted certificate, TLS against a plaintext port) raises the same "Unable to bootstrap"; the cause is only logged | ``unit/test_connection_failures.py`` |
 | ``Backlog`` | no ``buffer_memory``: unsent records are buffered without bound | ``unit/test_kafka_compat.py``, ``integration/test_zz_broker_restart.py`` (peak RSS) |
 
 One more fault has no code of its own: kafka-python 3.0 starts a join over
@@ -27,6 +28,7 @@ a rebalance starts, which makes them wait; the join test in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -206,3 +208,39 @@ class Backlog:
                     log.info("%.0f MB not yet acknowledged by the broker: waiting before "
                              "fetching more", self.pending / 1e6)
                     told = True
+
+
+class connection_failures(contextlib.AbstractContextManager):
+    """Collect why kafka-python's connection attempts failed, while the block runs.
+
+    Fault: a client constructor that cannot connect raises only
+    ``KafkaTimeoutError: Unable to bootstrap`` once ``bootstrap_timeout_ms``
+    is over, whatever the cause: the SASL or TLS error is only logged (as
+    by ``kafka.net.manager`` and ``kafka.net.connection``). This keeps the
+    exceptions those records carry, in ``self.errors``, and lets through
+    only the records the loggers would have shown anyway.
+    """
+
+    LOGGERS = ("kafka.net.manager", "kafka.net.connection")
+
+    def __enter__(self) -> "connection_failures":
+        self.errors: list[BaseException] = []
+        self._saved = []
+        for name in self.LOGGERS:
+            logger = logging.getLogger(name)
+            self._saved.append((logger, logger.level, logger.getEffectiveLevel()))
+            logger.addFilter(self)
+            if logger.getEffectiveLevel() > logging.WARNING:
+                logger.setLevel(logging.WARNING)
+        return self
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        self.errors += [a for a in args if isinstance(a, BaseException)]
+        shown_from = next(shown for logger, _, shown in self._saved if logger.name == record.name)
+        return record.levelno >= shown_from
+
+    def __exit__(self, *exc) -> None:
+        for logger, level, _ in self._saved:
+            logger.removeFilter(self)
+            logger.setLevel(level)

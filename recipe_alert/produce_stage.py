@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka.errors import KafkaError, MessageSizeTooLargeError
+from kafka.errors import AuthorizationError, KafkaError, MessageSizeTooLargeError
 
 from . import kafka_compat, tuning
 from .connection import MAX_RECORD_BYTES, PAGE_COMPRESSION, Connection
@@ -48,6 +48,7 @@ class ProduceStats:
     published: int = 0
     unpublished: int = 0
     bytes_published: int = 0
+    denied: bool = False  # an ACL refused a write: every later page would be refused too
     started: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -123,6 +124,9 @@ def send_page(producer, settings: ProduceSettings, limit: int, page: Page, stats
 
     def failed(exc):
         stats.undelivered()
+        if isinstance(exc, AuthorizationError):
+            stats.denied = True
+            return  # said once, by run()
         log.error("could not publish %s (%d bytes): %s: %s", key, size, type(exc).__name__, exc)
 
     def delivered(_meta):
@@ -168,6 +172,8 @@ def run(settings: ProduceSettings, stop) -> ProduceStats:
                     send_page(producer, settings, limit, item, stats, backlog)
                 if bar is not None:
                     bar.update(1)
+                if stats.denied:
+                    break
                 if stop:
                     log.info("stopping: publishing what was fetched so far")
                     break
@@ -175,6 +181,10 @@ def run(settings: ProduceSettings, stop) -> ProduceStats:
     finally:
         producer.flush()
         producer.close(timeout=30)
+    if stats.denied:
+        error = settings.connection.denied("Write", "topic", settings.topic)
+        error.stats = stats
+        raise error
     if crawler.stats.fetched == 0:
         raise NothingFetched(
             "stopped before any page was fetched" if stop else

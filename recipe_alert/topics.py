@@ -6,7 +6,8 @@ import logging
 import re
 
 from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from kafka.errors import (ClusterAuthorizationFailedError, KafkaError, TopicAlreadyExistsError,
+                          TopicAuthorizationFailedError, UnknownTopicOrPartitionError)
 
 from .errors import BrokerError, InvalidTopicName
 
@@ -38,7 +39,11 @@ def ensure_topics(connection, topics: dict[str, dict[str, str]], partitions: int
     """Create any of ``topics`` (name -> topic configs) that don't exist yet."""
     with connection.admin() as client:
         # Only these topics' metadata: listing every topic of a big cluster takes long.
-        unknown = {t["name"] for t in client.describe_topics(list(topics))
+        described = client.describe_topics(list(topics))
+        for topic in described:
+            if topic["error_code"] == TopicAuthorizationFailedError.errno:
+                raise connection.denied("Describe", "topic", topic["name"])
+        unknown = {t["name"] for t in described
                    if t["error_code"] == UnknownTopicOrPartitionError.errno}
         missing = {name: cfg for name, cfg in topics.items() if name in unknown}
         if not missing:
@@ -52,6 +57,8 @@ def ensure_topics(connection, topics: dict[str, dict[str, str]], partitions: int
             code = topic["error_code"]
             if code == 0:
                 created.append(topic["name"])
+            elif code in (TopicAuthorizationFailedError.errno, ClusterAuthorizationFailedError.errno):
+                raise connection.denied("Create", "topic", topic["name"])
             elif code != TopicAlreadyExistsError.errno:  # another instance won the race
                 raise BrokerError(
                     f"could not create topic {topic['name']!r}: "

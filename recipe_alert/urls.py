@@ -86,3 +86,10 @@ def redacted(url: str) -> str:
     except ValueError:
         port = ""
     return f"{parts.scheme or '?'}://{parts.hostname or '?'}{port}/…"
+
+
+def secret_parts(url: str) -> list[str]:
+    """What must not be shown of ``url``: all of it, its path and query, its path; longest first."""
+    parts = urlsplit(url)
+    return [p for p in (url, parts.path + (f"?{parts.query}" if parts.query else ""), parts.path)
+            if p and p != "/"]

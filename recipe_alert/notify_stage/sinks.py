@@ -11,11 +11,10 @@ import json
 import logging
 import time
 from typing import TextIO
-from urllib.parse import urlsplit
 
 import requests
 
-from ..urls import redacted
+from ..urls import redacted, secret_parts
 from .alerts import Alert
 
 log = logging.getLogger(__name__)
@@ -83,9 +82,7 @@ class Webhook(Sink):
         self.url, self.timeout, self.retries, self.sleep = url, timeout, retries, sleep
         self.shown = redacted(url)
         # requests names the URL, or its path and query, in its exception text.
-        parts = urlsplit(url)
-        self._secret_parts = [p for p in (url, parts.path + (f"?{parts.query}" if parts.query else ""),
-                                          parts.path) if p and p != "/"]
+        self._secret_parts = secret_parts(url)
         self.session = requests.Session()
         self.healthy = True
 

@@ -12,7 +12,7 @@ from ..errors import BrokerError, Fenced
 from ..topics import ensure_topics
 from .pipeline import Pipeline
 from .settings import ParseSettings, ParseStats
-from .transactions import Transactions
+from .transactions import Transactions, denial
 from .workers import Parsers
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
                 f"instance (a restart of this one, or a second instance with the same id: "
                 f"give each instance its own --transactional-id); Kafka said "
                 f"{type(exc).__name__}: {exc}") from exc
-        raise
+        raise denial(exc, [], [], settings) or exc
     finally:
         consumer.close(autocommit=False)
         txns.close()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import time
 
-from kafka.errors import (CorruptRecordError, InvalidRecordError, InvalidTimestampError, KafkaError,
-                          MessageSizeTooLargeError, RecordListTooLargeError)
+from kafka.errors import (CorruptRecordError, GroupAuthorizationFailedError, InvalidRecordError,
+                          InvalidTimestampError, KafkaError, MessageSizeTooLargeError,
+                          RecordListTooLargeError, TopicAuthorizationFailedError,
+                          TransactionalIdAuthorizationFailedError)
 from kafka.structs import ConsumerGroupMetadata
 
 from .. import kafka_compat
@@ -20,6 +22,18 @@ log = logging.getLogger(__name__)
 # Kafka refuses these for one record, whatever the broker's health: retrying can't help.
 RECORD_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError, InvalidRecordError,
                  CorruptRecordError, InvalidTimestampError)
+
+
+def denial(error: KafkaError, outputs: list[Output], futures, settings: ParseSettings):
+    """The NotAuthorized behind a failed transaction, naming what was denied, if ACLs failed it."""
+    for out, future in zip(outputs, futures):
+        if future.failed() and isinstance(future.exception, TopicAuthorizationFailedError):
+            return settings.connection.denied("Write", "topic", out.topic)
+    if isinstance(error, GroupAuthorizationFailedError):
+        return settings.connection.denied("Read", "group", settings.group)
+    if isinstance(error, TransactionalIdAuthorizationFailedError):
+        return settings.connection.denied("Write", "transactional id", settings.transactional_id)
+    return None
 
 
 def rejected_by(error: KafkaError, futures) -> KafkaError | None:
@@ -51,11 +65,16 @@ class Transactions:
 
     def start(self) -> None:
         if self.producer is None:
-            self.producer = self.settings.connection.producer(
+            producer = self.settings.connection.producer(
                 transactional_id=self.settings.transactional_id,
                 compression_type=PAGE_COMPRESSION, max_request_size=MAX_RECORD_BYTES,
                 **self.PRODUCER_TIMEOUTS)
-            self.producer.init_transactions()  # fences and aborts whatever a predecessor left open
+            try:
+                producer.init_transactions()  # fences and aborts whatever a predecessor left open
+            except KafkaError as exc:
+                producer.close(timeout=10)
+                raise denial(exc, [], [], self.settings) or exc
+            self.producer = producer
 
     def close(self) -> None:
         if self.producer is not None:
@@ -78,12 +97,21 @@ class Transactions:
             for out in outputs:
                 futures.append(producer.send(out.topic, key=out.key, value=out.value,
                                              headers=out.headers))
+            # A failed send does not fail kafka-python's commit (a denied dead-letter
+            # write was lost that way): every send's result is known before it.
+            producer.flush(timeout=max(0.0, deadline - time.monotonic()))
+            for future in futures:
+                if future.failed():
+                    raise future.exception
             kafka_compat.send_offsets(producer, next_offsets(outputs), owner, deadline)
             kafka_compat.commit(producer, deadline)
         except KafkaError as exc:
             self.stats.aborted += 1
             self.producer = None
             kafka_compat.end_failed_transaction(producer, deadline)
+            denied = denial(exc, outputs, futures, self.settings)
+            if denied is not None:
+                raise denied from exc
             rejected = rejected_by(exc, futures)
             if rejected is None:
                 raise

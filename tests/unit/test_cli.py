@@ -78,7 +78,7 @@ def test_run_stage_turns_each_error_into_its_exit_code_and_one_message(error, co
         raise error
 
     with caplog.at_level(logging.INFO, logger="recipe_alert"):
-        assert cli.run_stage(run, None) == code
+        assert cli.run_stage(run, lambda: None) == code
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [str(error)]
     assert ("done: did 3 things" in caplog.text) is isinstance(error, NothingFetched)
@@ -86,7 +86,7 @@ def test_run_stage_turns_each_error_into_its_exit_code_and_one_message(error, co
 
 def test_run_stage_returns_the_stages_own_exit_code_after_its_summary(caplog):
     with caplog.at_level(logging.INFO, logger="recipe_alert"):
-        assert cli.run_stage(lambda settings, stop: Stats(exit_code=1), None) == 1
+        assert cli.run_stage(lambda settings, stop: Stats(exit_code=1), lambda: None) == 1
     assert "done: did 3 things" in caplog.text
 
 
@@ -95,3 +95,39 @@ def test_a_stop_signal_is_false_until_set():
     assert not stop
     stop.set()
     assert stop
+
+
+SECRET = "pw-Zq81xV"
+
+
+def test_the_secret_filter_hides_a_secret_in_messages_args_reprs_and_tracebacks():
+    secrets = cli.SecretFilter()
+    secrets.hide([SECRET])
+    records = []
+    logger = logging.getLogger("test.secrets")
+    handler = logging.Handler()
+    handler.emit = records.append
+    handler.addFilter(secrets)
+    logger.addHandler(handler)
+    try:
+        logger.warning("config %s", {"sasl_plain_password": SECRET})
+        logger.warning("request %r", SECRET.encode() + b"\x00")
+        try:
+            raise ValueError(f"failed with {SECRET}")
+        except ValueError:
+            logger.exception("boom")
+    finally:
+        logger.removeHandler(handler)
+    shown = "\n".join(logging.Formatter().format(r) for r in records)
+    assert SECRET not in shown and shown.count("…") == 3
+
+
+def test_secrets_of_finds_the_connection_and_the_hidden_fields():
+    from recipe_alert.connection import Connection
+    from recipe_alert.notify_stage import NotifySettings
+
+    settings = NotifySettings(
+        connection=Connection("a:1", "SASL_SSL", "PLAIN", "u", SECRET),
+        webhook="https://hooks.example/services/T0/B0/tok")
+    found = cli.secrets_of(settings)
+    assert SECRET in found and "/services/T0/B0/tok" in found

@@ -2,10 +2,13 @@
 
 import argparse
 import re
+import ssl
+import subprocess
 
 import pytest
 
 from recipe_alert.connection import BOOTSTRAP_TIMEOUT_MS, Connection
+from recipe_alert.errors import ConfigError
 from testkit import ROOT
 
 
@@ -21,12 +24,100 @@ def test_bootstrap_precedence_is_flag_then_env_then_default(flag, env, expected)
 
 def test_every_client_gets_the_servers_as_a_list_and_a_bounded_bootstrap():
     config = Connection(" a:1, b:2 ,,").client_config()
-    assert config == {"bootstrap_servers": ["a:1", "b:2"], "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS}
+    assert config == {"bootstrap_servers": ["a:1", "b:2"], "bootstrap_timeout_ms": BOOTSTRAP_TIMEOUT_MS,
+                      "security_protocol": "PLAINTEXT"}
 
 
-def test_its_repr_shows_where_it_connects_and_nothing_else():
-    # Security settings join this class; whatever is secret among them stays out of the repr.
+def test_its_repr_shows_where_it_connects_and_no_secret():
     assert repr(Connection("a:1,b:2")) == "Connection(bootstrap_servers='a:1,b:2')"
+    secure = Connection("a:1", "SASL_SSL", "SCRAM-SHA-512", "alice", SECRET, ssl_key_password=SECRET)
+    assert SECRET not in repr(secure) and SECRET not in secure.describe()
+    assert "password=…" in repr(secure) and "'alice'" in repr(secure)
+
+
+SECRET = "pw-Zq81xV"
+JAVA = f"""\
+bootstrap.servers=file:1
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-256
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \\
+    username="file-user" password="{SECRET}";
+"""
+
+
+@pytest.fixture
+def java_file(tmp_path):
+    path = tmp_path / "client.properties"
+    path.write_text(JAVA)
+    return str(path)
+
+
+def test_precedence_is_flag_then_environment_then_file_then_default(java_file):
+    from_file = Connection.from_args(None, {"KAFKA_COMMAND_CONFIG": java_file})
+    assert (from_file.bootstrap_servers, from_file.username, from_file.password,
+            from_file.sasl_mechanism) == ("file:1", "file-user", SECRET, "SCRAM-SHA-256")
+    env = {"KAFKA_COMMAND_CONFIG": "/nowhere", "KAFKA_BOOTSTRAP_SERVERS": "env:2",
+           "KAFKA_SASL_USERNAME": "env-user", "KAFKA_SASL_PASSWORD": "env-pw",
+           "KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SECURITY_PROTOCOL": "sasl_plaintext"}
+    overridden = Connection.from_args(argparse.Namespace(bootstrap_server=None, command_config=java_file), env)
+    assert (overridden.bootstrap_servers, overridden.username, overridden.password,
+            overridden.sasl_mechanism, overridden.security_protocol) == (
+        "env:2", "env-user", "env-pw", "SCRAM-SHA-512", "SASL_PLAINTEXT")
+    flagged = Connection.from_args(argparse.Namespace(bootstrap_server="flag:3", command_config=java_file), env)
+    assert flagged.bootstrap_servers == "flag:3"
+
+
+def test_sasl_reaches_every_client_config(java_file):
+    config = Connection.from_args(None, {"KAFKA_COMMAND_CONFIG": java_file}).client_config()
+    assert {k: config[k] for k in ("security_protocol", "sasl_mechanism", "sasl_plain_username",
+                                   "sasl_plain_password")} == {
+        "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-256",
+        "sasl_plain_username": "file-user", "sasl_plain_password": SECRET}
+    assert config["ssl_context"].check_hostname
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    (dict(security_protocol="TLS"), "is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"),
+    (dict(security_protocol="SASL_SSL", sasl_mechanism="GSSAPI", username="u", password=SECRET),
+     "Kerberos is not supported"),
+    (dict(security_protocol="SASL_SSL", username="u", password=SECRET), "needs a SASL mechanism"),
+    (dict(security_protocol="SASL_SSL", sasl_mechanism="PLAIN", username="u"),
+     "needs a username and a password"),
+    (dict(security_protocol="SSL", ssl_cafile="/no/such/ca.pem"), "CA file /no/such/ca.pem does not exist"),
+])
+def test_an_unusable_security_setting_is_refused_with_what_to_do(kwargs, says):
+    with pytest.raises(ConfigError) as refused:
+        Connection("a:1", **kwargs)
+    assert says in str(refused.value) and SECRET not in str(refused.value)
+
+
+def test_settings_the_protocol_does_not_use_are_named_in_a_warning(caplog):
+    connection = Connection.from_args(None, {"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": SECRET})
+    assert connection.security_protocol == "PLAINTEXT"
+    assert "security.protocol is PLAINTEXT, so username, password is not used" in caplog.text
+    assert SECRET not in caplog.text
+
+
+@pytest.fixture(scope="module")
+def client_cert(tmp_path_factory):
+    """A self-signed certificate and its key, encrypted with the password 'right'."""
+    folder = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-days", "1", "-subj", "/CN=t",
+                    "-keyout", folder / "key.pem", "-out", folder / "cert.pem",
+                    "-passout", "pass:right"], check=True, capture_output=True)
+    return folder
+
+
+def test_a_client_key_with_the_right_password_loads_and_a_wrong_one_is_named(client_cert):
+    def connection(password):
+        return Connection("a:1", "SSL", ssl_cafile=str(client_cert / "cert.pem"),
+                          ssl_certfile=str(client_cert / "cert.pem"),
+                          ssl_keyfile=str(client_cert / "key.pem"), ssl_key_password=password)
+
+    assert connection("right").client_config()["ssl_context"].verify_mode == ssl.CERT_REQUIRED
+    with pytest.raises(ConfigError, match="cannot load the client certificate .*ssl.key.password") as wrong:
+        connection("wrong-" + SECRET).client_config()
+    assert SECRET not in str(wrong.value)
 
 
 def test_an_unreachable_cluster_is_named_with_what_to_do():

@@ -17,6 +17,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, NameResolutionError
 
 from recipe_alert.crawler import (
+    MAX_REDIRECTS,
     MAX_RETRY_WAIT,
     Crawler,
     CrawlSettings,
@@ -25,7 +26,9 @@ from recipe_alert.crawler import (
     Skipped,
     extract_recipe_links,
     find_next_page,
+    is_internal_address,
     parse_retry_after,
+    resolve_host,
     same_site,
 )
 from recipe_alert.errors import ConfigError
@@ -34,6 +37,12 @@ from testkit.httpserver import LocalHTTPServer
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 ALLOW_ALL = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow:\n")
 UUID = "0d9b3c2a-5e4f-4a1b-9c8d-7e6f5a4b3c2d"
+PUBLIC = "93.184.215.14"  # any address outside the internal ranges
+
+
+def dns(table: dict[str, list[str]]):
+    """A resolver for the crawler's address check; other names fail to resolve, and no query leaves the machine."""
+    return lambda host: table.get(host, [])
 
 
 def html(body: str, head: str = "") -> bytes:
@@ -98,12 +107,13 @@ def fake_time() -> FakeTime:
 def make_crawler(fake_time):
     sessions = []
 
-    def make(session: requests.Session | None = None, **settings) -> Crawler:
+    def make(session: requests.Session | None = None, resolve=dns({"localhost": ["127.0.0.1"]}), **settings) -> Crawler:
         session = session or requests.Session()
         session.trust_env = False  # no proxy from the environment: talk to 127.0.0.1 directly
         sessions.append(session)
         options = {"delay": 2.0, "timeout": 2.0, **settings}
-        return Crawler(CrawlSettings(**options), session=session, clock=fake_time.clock, sleep=fake_time.sleep)
+        return Crawler(CrawlSettings(**options), session=session, clock=fake_time.clock, sleep=fake_time.sleep,
+                       resolve=resolve)
 
     yield make
     for session in sessions:
@@ -462,6 +472,176 @@ def test_robots_can_be_ignored(server, make_crawler):
     outcomes = list(make_crawler(obey_robots=False).fetch_urls([server.url("/recipe/1/a/")]))
     assert [type(o) for o in outcomes] == [Page]
     assert server.paths() == ["/recipe/1/a/"]
+
+
+# -- redirects: every hop is checked like the first request ------------------
+
+
+def redirect(location: str, status: int = 302) -> tuple[int, dict, bytes]:
+    return status, {"Location": location}, b""
+
+
+def test_redirect_chains_are_followed_hop_by_hop_up_to_the_limit(server, make_crawler, fake_time):
+    statuses = (301, 302, 303, 307, 308)
+    assert len(statuses) == MAX_REDIRECTS
+    server.route("/robots.txt", ALLOW_ALL)
+    for hop, status in enumerate(statuses):
+        server.route(f"/recipe/{hop}/x/", redirect(server.url(f"/recipe/{hop + 1}/x/"), status))
+    server.route(f"/recipe/{MAX_REDIRECTS}/x/", recipe("moved"))
+    [outcome] = make_crawler().fetch_urls([server.url("/recipe/0/x/")])
+    assert isinstance(outcome, Page)
+    assert (outcome.requested_url, outcome.url) == (server.url("/recipe/0/x/"), server.url("/recipe/5/x/"))
+    assert server.paths() == ["/robots.txt"] + [f"/recipe/{hop}/x/" for hop in range(MAX_REDIRECTS + 1)]
+    assert fake_time.sleeps == [2.0] * (MAX_REDIRECTS + 1)  # each hop waits its turn like any request
+
+
+def test_redirect_loops_fail_after_the_limit(server, make_crawler):
+    server.route("/recipe/1/a/", redirect("/recipe/1/a/?again"))
+    server.route("/recipe/1/a/?again", redirect("/recipe/1/a/"))
+    [outcome] = make_crawler(obey_robots=False).fetch_urls([server.url("/recipe/1/a/")])
+    assert outcome == Failed(server.url("/recipe/1/a/"), "too many redirects (more than 5)", 302, False)
+    assert len(server.paths()) == MAX_REDIRECTS + 1
+
+
+def test_relative_location_is_resolved_against_the_redirecting_url(server, make_crawler):
+    server.route("/recipe/1/a/", redirect("../../2/b/"))
+    server.route("/recipe/2/b/", recipe("b"))
+    [outcome] = make_crawler(obey_robots=False).fetch_urls([server.url("/recipe/1/a/")])
+    assert outcome.url == server.url("/recipe/2/b/")
+
+
+@pytest.mark.parametrize("headers", [{}, {"Location": ""}, {"Location": "ftp://127.0.0.1/recipe/2/b/"}])
+def test_redirect_without_a_usable_location_fails(server, make_crawler, headers):
+    server.route("/recipe/1/a/", (303, headers, b""))
+    [outcome] = make_crawler(obey_robots=False).fetch_urls([server.url("/recipe/1/a/")])
+    assert outcome == Failed(server.url("/recipe/1/a/"), "HTTP 303 redirect without a usable Location", 303, False)
+
+
+def test_redirect_to_another_site_is_refused(server, other_server, make_crawler, caplog):
+    server.route("/list/", (200, HTML, mntl_listing("/recipe/1/a/")))
+    server.route("/recipe/1/a/", redirect(other_server.url("/recipe/9/x/?token=s3cret")))
+    other_server.route("/recipe/9/x/", recipe("elsewhere"))
+    with caplog.at_level(logging.WARNING, logger="recipe_alert.crawler"):
+        outcomes = list(make_crawler(obey_robots=False).crawl_category(server.url("/list/")))
+    where = f"127.0.0.1:{other_server.port}"
+    assert outcomes == [Failed(server.url("/recipe/1/a/"), f"redirect to {where} refused: off-site", None, False)]
+    assert other_server.paths() == []
+    assert not any("s3cret" in r.getMessage() for r in caplog.records)
+
+
+def test_redirect_to_another_site_is_followed_when_other_sites_are_allowed(server, other_server, make_crawler):
+    server.route("/list/", (200, HTML, mntl_listing("/recipe/1/a/")))
+    server.route("/recipe/1/a/", redirect(other_server.url("/recipe/9/x/")))
+    other_server.route("/recipe/9/x/", recipe("elsewhere"))
+    outcomes = list(make_crawler(obey_robots=False, same_site_only=False).crawl_category(server.url("/list/")))
+    assert [o.url for o in outcomes] == [other_server.url("/recipe/9/x/")]
+
+
+def test_redirect_target_disallowed_by_robots_is_skipped_and_never_requested(server, make_crawler):
+    server.route("/robots.txt", (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /private/\n"))
+    server.route("/recipe/1/a/", redirect("/private/recipe/1/a/"))
+    server.route("/private/recipe/1/a/", recipe("a"))
+    crawler = make_crawler()
+    [outcome] = crawler.fetch_urls([server.url("/recipe/1/a/")])
+    assert outcome == Skipped(server.url("/recipe/1/a/"), "robots")
+    assert server.count("/private/recipe/1/a/") == 0
+    assert crawler.stats.skipped_robots == 1
+
+
+def test_redirect_target_is_checked_against_the_robots_of_its_own_origin(server, other_server, make_crawler):
+    server.route("/robots.txt", ALLOW_ALL)
+    server.route("/recipe/1/a/", redirect(other_server.url("/recipe/9/x/")))
+    other_server.route("/robots.txt", (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /recipe/\n"))
+    other_server.route("/recipe/9/x/", recipe("elsewhere"))
+    [outcome] = make_crawler(same_site_only=False).fetch_urls([server.url("/recipe/1/a/")])
+    assert outcome == Skipped(server.url("/recipe/1/a/"), "robots")
+    assert other_server.paths() == ["/robots.txt"]
+
+
+def test_robots_txt_redirects_are_followed_even_to_another_site(server, other_server, make_crawler):
+    server.route("/robots.txt", redirect(other_server.url("/robots.txt"), 301))  # RFC 9309 allows it
+    other_server.route("/robots.txt", (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /recipe/\n"))
+    [outcome] = make_crawler().fetch_urls([server.url("/recipe/1/a/")])
+    assert outcome == Skipped(server.url("/recipe/1/a/"), "robots")
+    assert (server.paths(), other_server.paths()) == (["/robots.txt"], ["/robots.txt"])
+
+
+# "localhost" is really 127.0.0.1 here, but the address check is told it is public: a crawl that started outside.
+AS_IF_PUBLIC = {"localhost": [PUBLIC], "metadata.internal": [PUBLIC, "169.254.169.254"]}
+
+
+@pytest.mark.parametrize(
+    "target, where",
+    [
+        ("{server}/admin/", "127.0.0.1:{port}"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
+        ("http://[::ffff:10.0.0.1]/", "[::ffff:10.0.0.1]"),
+        ("http://metadata.internal/computeMetadata/v1/", "metadata.internal"),  # any of its addresses is enough
+    ],
+)
+def test_redirect_to_an_internal_address_is_refused_when_the_crawl_started_outside(
+    server, make_crawler, target, where
+):
+    target, where = (t.format(server=server.base_url, port=server.port) for t in (target, where))
+    start = f"http://localhost:{server.port}/recipe/1/a/"
+    server.route("/recipe/1/a/", redirect(target))
+    server.route("/admin/", recipe("secret"))
+    crawler = make_crawler(resolve=dns(AS_IF_PUBLIC), obey_robots=False, same_site_only=False, retries=0, timeout=0.5)
+    [outcome] = crawler.fetch_urls([start])
+    assert outcome == Failed(start, f"redirect to {where} refused: internal address", None, False)
+    assert server.paths() == ["/recipe/1/a/"]
+
+
+def test_robots_txt_redirect_to_an_internal_address_is_refused_when_the_crawl_started_outside(server, make_crawler):
+    start = f"http://localhost:{server.port}/recipe/1/a/"
+    server.route("/robots.txt", redirect(server.url("/internal-robots.txt")))
+    server.route("/internal-robots.txt", ALLOW_ALL)
+    [outcome] = make_crawler(resolve=dns(AS_IF_PUBLIC)).fetch_urls([start])
+    why = f"robots.txt unreachable: redirect to 127.0.0.1:{server.port} refused: internal address"
+    assert outcome == Failed(start, why, None, False)
+    assert server.paths() == ["/robots.txt"]
+
+
+def test_links_to_internal_addresses_are_refused_when_the_crawl_started_outside(server, make_crawler):
+    server.route("/list/", (200, HTML, mntl_listing(server.url("/recipe/1/a/"))))
+    server.route("/recipe/1/a/", recipe("a"))
+    crawler = make_crawler(resolve=dns(AS_IF_PUBLIC), obey_robots=False, same_site_only=False)
+    outcomes = list(crawler.crawl_category(f"http://localhost:{server.port}/list/"))
+    why = f"request to 127.0.0.1:{server.port} refused: internal address"
+    assert outcomes == [Failed(server.url("/recipe/1/a/"), why, None, False)]
+    assert server.paths() == ["/list/"]
+
+
+def test_internal_addresses_are_allowed_when_the_crawl_starts_on_one(server, make_crawler):
+    server.route("/recipe/1/a/", redirect(f"http://localhost:{server.port}/recipe/2/b/"))
+    server.route("/recipe/2/b/", recipe("b"))
+    crawler = make_crawler(obey_robots=False, same_site_only=False)  # localhost resolves to 127.0.0.1
+    [outcome] = crawler.fetch_urls([server.url("/recipe/1/a/")])
+    assert isinstance(outcome, Page) and outcome.url == f"http://localhost:{server.port}/recipe/2/b/"
+
+
+@pytest.mark.parametrize(
+    "address, internal",
+    [
+        ("127.0.0.1", True), ("127.8.9.10", True), ("10.1.2.3", True), ("172.16.0.1", True), ("172.31.255.255", True),
+        ("192.168.1.1", True), ("169.254.169.254", True), ("100.64.0.1", True), ("0.0.0.0", True), ("::1", True),
+        ("::", True), ("fd00::1", True), ("fe80::1%eth0", True), ("::ffff:127.0.0.1", True),
+        ("::ffff:169.254.169.254", True),
+        ("8.8.8.8", False), ("172.32.0.1", False), ("192.169.0.1", False), ("2606:4700::1111", False),
+        ("::ffff:8.8.8.8", False),
+    ],
+)
+def test_is_internal_address(address, internal):
+    assert is_internal_address(address) is internal
+
+
+def test_resolve_host_returns_no_address_when_dns_fails(monkeypatch):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    assert "127.0.0.1" in resolve_host("localhost")  # from /etc/hosts
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    assert resolve_host("recipes.example") == []  # the request then fails on DNS as it always did
 
 
 # -- delays -------------------------------------------------------------------
