@@ -26,7 +26,8 @@ $(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-kafka-up:
+# KAFKA_SECURITY=sasl_ssl: the secure broker, whose topics and ACLs are set up with the venv's python.
+kafka-up: $(if $(KAFKA_SECURITY),venv)
 	bash scripts/kafka-local.sh up
 
 kafka-down:

@@ -260,6 +260,7 @@ class Connection:
     def failed_to_connect(self, errors: list) -> RecipeAlertError:
         """One sentence on what failed and what to check, from kafka-python's connection errors."""
         where = self.describe()
+        errors = [e for e in errors if not isinstance(e, KafkaTimeoutError)]  # the symptom itself
         texts = [str(e) for e in errors]
         auth = next((e for e in errors if isinstance(e, SaslAuthenticationFailedError)), None)
         if auth is not None:
@@ -295,20 +296,26 @@ class Connection:
             return AuthenticationFailed(
                 f"{where}: the listener does not speak TLS (it broke off the handshake); check "
                 f"security.protocol (PLAINTEXT or SASL_PLAINTEXT?) and the port")
-        if self.uses_ssl and "certificate required" in tls:
+        if self.uses_ssl and not self.ssl_certfile and ("certificate required" in tls
+                                                         or "bad certificate" in tls
+                                                         or "certificate unknown" in tls):
             return AuthenticationFailed(
                 f"{where}: the broker requires a client certificate (mutual TLS); give "
                 f"ssl.certificate.location and ssl.key.location (or a PEM ssl.keystore.location)")
         if self.uses_ssl and any("alert" in t.lower() for t in texts):
             return AuthenticationFailed(f"{where}: the broker refused the TLS handshake "
                                         f"({texts[-1]}); check the client certificate and its CA")
+        if self.uses_sasl and texts and all("socket disconnected" in t for t in texts):
+            # The broker hangs up after a refused SaslAuthenticate; kafka-python sees only that.
+            return AuthenticationFailed(
+                f"{where}: the broker closed the connection after the SASL exchange: the username "
+                f"or password is wrong, or the user does not exist for {self.sasl_mechanism} on "
+                f"this cluster")
         if errors and not any("refused" in t.lower() for t in texts):
-            hint = ("if this listener uses TLS, set security.protocol to SSL or SASL_SSL; if it "
-                    "uses SASL, to SASL_PLAINTEXT or SASL_SSL with a mechanism")
-            if self.sasl_mechanism and self.sasl_mechanism.startswith("SCRAM"):
-                hint = "check the username and password (SCRAM failures look like this), and " + hint
-            return AuthenticationFailed(f"{where}: the broker closed the connection while it was "
-                                        f"being set up ({texts[-1]}); {hint}")
+            return AuthenticationFailed(
+                f"{where}: the broker closed the connection while it was being set up "
+                f"({texts[-1]}); if this listener uses TLS, set security.protocol to SSL or "
+                f"SASL_SSL; if it uses SASL, to SASL_PLAINTEXT or SASL_SSL with a mechanism")
         return self.unavailable()
 
     def _config(self, defaults: dict, overrides: dict) -> dict:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Run a real single-broker Kafka on localhost:9092 for development and tests.
+# Run a real single-broker Kafka on localhost:9092 for development and tests, and, on
+# request, a secured one beside it.
 #
 #   bash scripts/kafka-local.sh up|down|status|logs|orphans
+#   KAFKA_SECURITY=sasl_ssl bash scripts/kafka-local.sh up|down|status|logs
 #
 # With a working Docker engine this drives docker-compose.yml. Without one (our machines
 # and CI) it resolves Apache Kafka's jars from Maven Central into .cache/kafka/ and runs
@@ -10,6 +12,18 @@
 #   KAFKA_MODE=kraft  single-node combined KRaft broker, Kafka 4.x
 # Other knobs: KAFKA_CACHE_DIR (default <repo>/.cache/kafka), KAFKA_FRESH=1 (wipe this
 # mode's data on up), KAFKA_READY_TIMEOUT (seconds, default 120), KAFKA_NO_DOCKER=1.
+#
+# KAFKA_SECURITY=sasl_ssl acts on the secure broker only, always local jars (never Docker,
+# whatever KAFKA_MODE says): a single-node KRaft Kafka 4.x (the kraft mode's jars) in
+# run/secure, with its own data, that runs alongside the plaintext one:
+#   9192 SASL_SSL (PLAIN, SCRAM-SHA-256/512)  9193 controller (mutual TLS)
+#   9194 SSL with client certificates          9195 SASL_PLAINTEXT (same mechanisms)
+# ACLs on (StandardAuthorizer, deny unless allowed); users admin (super user), producer,
+# parser and notifier, with random passwords made once; TLS material made once with
+# openssl. Its first 'up' writes client config files into run/secure/clients/, creates
+# the default topics and grants each script's user what it needs, through
+# `.venv/bin/python -m testkit.secure setup` (so `make venv` first).
+# Without KAFKA_SECURITY, 'down' stops every broker this script started, the secure one too.
 set -euo pipefail
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,19 +36,38 @@ PYTHON=${PYTHON:-python3}
 PROBE=$REPO_DIR/scripts/kafka_probe.py
 COMPOSE_FILE=$REPO_DIR/docker-compose.yml
 MODES=(zk kraft)
+# The secure broker: its run dir's name under run/ (never one of MODES: it is no
+# alternative to them, it runs beside either).
+SECURE=secure
+SECURE_PORTS=(9192 9193 9194 9195) # SASL_SSL, CONTROLLER, SSL, SASL_PLAINTEXT
+# Readiness is asked where no TLS is needed: brokers answer ApiVersions before SASL.
+SECURE_PROBE_PORT=9195
+SECURE_USERS=(admin producer parser notifier)
+# The mutual-TLS client: its certificate's subject is its principal, User:CN=producer-mtls.
+MTLS_CLIENT=producer-mtls
+VENV_PYTHON=$REPO_DIR/.venv/bin/python
+# Only orphans under run/$ORPHAN_SCOPE are stopped: the secure commands leave the
+# plaintext broker's JVMs alone, whatever state they are in.
+ORPHAN_SCOPE=
 
 log() { echo "kafka-local: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 # --- where things live -------------------------------------------------------------
 
-libs_dir() { echo "$CACHE_DIR/libs/$1"; }
+libs_dir() { # the secure broker runs the kraft mode's jars
+    if [[ $1 == "$SECURE" ]]; then echo "$CACHE_DIR/libs/kraft"; else echo "$CACHE_DIR/libs/$1"; fi
+}
 run_dir() { echo "$CACHE_DIR/run/$1"; }
 components() { if [[ $1 == zk ]]; then echo "zookeeper kafka"; else echo "kafka"; fi; }
 ports_of() {
     case $1 in
         zookeeper) echo 2181 ;;
-        kafka) if [[ $2 == zk ]]; then echo "$KAFKA_PORT"; else echo "$KAFKA_PORT 9093"; fi ;;
+        kafka) case $2 in
+                   zk) echo "$KAFKA_PORT" ;;
+                   "$SECURE") echo "${SECURE_PORTS[*]}" ;;
+                   *) echo "$KAFKA_PORT 9093" ;;
+               esac ;;
     esac
 }
 
@@ -97,7 +130,7 @@ stop_component() {
 orphans() {
     local pid cmdline name tracked
     tracked=" $(cat "$CACHE_DIR"/run/*/*.pid 2>/dev/null | tr '\n' ' ' || true) "
-    for pid in $(pgrep -f -- "-Dkafka.logs.dir=$CACHE_DIR/run/" || true); do
+    for pid in $(pgrep -f -- "-Dkafka.logs.dir=$CACHE_DIR/run/$ORPHAN_SCOPE" || true); do
         [[ $tracked == *" $pid "* ]] && continue
         cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || continue
         [[ $cmdline == java* ]] || continue
@@ -165,11 +198,14 @@ show_log_tail() {
     done
 }
 
+answer_port() { if [[ $1 == "$SECURE" ]]; then echo "$SECURE_PROBE_PORT"; else echo "$KAFKA_PORT"; fi; }
+
 # Polls until the broker answers ApiVersions; gives up if a process dies or at the deadline.
 wait_until_answering() {
-    local mode=$1 deadline=$((SECONDS + READY_TIMEOUT)) name
+    local mode=$1 deadline=$((SECONDS + READY_TIMEOUT)) name port
+    port=$(answer_port "$mode")
     while true; do
-        [[ $(probe_rc "$KAFKA_PORT") == 0 ]] && return 0
+        [[ $(probe_rc "$port") == 0 ]] && return 0
         if [[ $mode != docker ]]; then
             for name in $(components "$mode"); do
                 component_pid "$mode" "$name" >/dev/null || failed_start "$mode" "$name" "exited during startup"
@@ -177,7 +213,7 @@ wait_until_answering() {
         fi
         if ((SECONDS >= deadline)); then
             [[ $mode == docker ]] || show_log_tail "$mode" 40 new
-            die "Kafka did not answer on localhost:$KAFKA_PORT within ${READY_TIMEOUT}s"
+            die "Kafka did not answer on localhost:$port within ${READY_TIMEOUT}s"
         fi
         sleep 0.5
     done
@@ -274,7 +310,7 @@ stop_started() {
         fi
         rm -f "$(run_dir "$MODE")/$name.pid"
     done
-    ((${#STARTED[@]} == 0)) || stop_orphans || true
+    ((${#STARTED[@]} == 0)) || stop_orphans || true # only under run/$ORPHAN_SCOPE
     STARTED=()
 }
 
@@ -302,6 +338,206 @@ format_kraft_storage() {
         -t "$cluster_id" -c "$run/config/server.properties" --ignore-formatted
     "${JAVA_CMD[@]}" >"$run/logs/storage-tool.out" 2>&1 9>&- \
         || { cat "$run/logs/storage-tool.out" >&2; die "formatting KRaft storage failed"; }
+}
+
+# --- the secure broker: passwords, TLS material, storage ---------------------------
+# Layout of run/secure (testkit/secure.py reads the same): secrets/USER.password and
+# secrets/producer-mtls.key-password; tls/ (CA, certificates, keys); config/, data/,
+# logs/ as in the other modes; clients/ (written by testkit.secure setup).
+
+missing_passwords() {
+    local user
+    for user in "${SECURE_USERS[@]}"; do [[ -s $1/secrets/$user.password ]] || return 0; done
+    return 1
+}
+
+# Random secrets, made once: 24 URL-safe characters, which need no quoting in JAAS,
+# properties files or argfiles. A new key password means new client keys under it.
+ensure_secrets() {
+    local run=$1 name
+    for name in "${SECURE_USERS[@]/%/.password}" "$MTLS_CLIENT.key-password"; do
+        [[ -s $run/secrets/$name ]] && continue
+        "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(18))' >"$run/secrets/$name.tmp"
+        mv "$run/secrets/$name.tmp" "$run/secrets/$name"
+        [[ $name == *.key-password ]] && rm -f "$run/tls/$MTLS_CLIENT".*
+    done
+}
+
+# openssl is chatty on stderr even when it works: its output goes to a log, shown on failure.
+# No password is ever an argument (they are read with file:), so naming the command is safe.
+ossl() {
+    openssl "$@" >>"$TLS_LOG" 2>&1 && return 0
+    tail -n 20 "$TLS_LOG" >&2
+    die "openssl $1 failed while making TLS material (log: $TLS_LOG)"
+}
+
+new_ca() { # dir, name, subject
+    ossl req -x509 -new -newkey rsa:2048 -nodes -keyout "$1/$2.key" -out "$1/$2.pem" -days 3650 \
+        -subj "$3" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+}
+
+# A new key (PKCS#8, unencrypted) and a certificate for it signed by a CA: the CA's path
+# without .pem, the key file, the certificate file, the subject, then extension lines.
+new_cert() {
+    local ca=$1 key=$2 cert=$3 subject=$4
+    shift 4
+    printf '%s\n' basicConstraints=CA:FALSE keyUsage=critical,digitalSignature,keyEncipherment "$@" \
+        >"$cert.ext"
+    ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$key"
+    ossl req -new -key "$key" -subj "$subject" -out "$cert.csr"
+    ossl x509 -req -in "$cert.csr" -CA "$ca.pem" -CAkey "$ca.key" -CAcreateserial -CAserial "$ca.srl" \
+        -days 3650 -extfile "$cert.ext" -out "$cert"
+    rm -f "$cert.ext" "$cert.csr"
+}
+
+# Makes what is missing and nothing that exists; each group's last file marks it complete.
+# A new CA, though, means new certificates under it.
+ensure_tls() {
+    local run=$1 tls=$1/tls client=$1/tls/$MTLS_CLIENT
+    TLS_LOG=$tls/openssl.log
+    if [[ ! -s $tls/ca.pem || ! -s $tls/ca.key ]]; then
+        log "making a local CA and certificates in $tls (first run only)"
+        rm -f "$tls"/broker.* "$client".*
+        new_ca "$tls" ca "/CN=recipe-alert local CA"
+    fi
+    if [[ ! -s $tls/broker.keystore.pem ]]; then
+        # The broker's identity on every listener, and its client certificate towards its
+        # own controller and SSL listeners: principal User:CN=localhost, a super user.
+        new_cert "$tls/ca" "$tls/broker.key" "$tls/broker.pem" /CN=localhost \
+            extendedKeyUsage=serverAuth,clientAuth subjectAltName=DNS:localhost,IP:127.0.0.1
+        cat "$tls/broker.key" "$tls/broker.pem" "$tls/ca.pem" >"$tls/broker.keystore.pem.tmp"
+        mv "$tls/broker.keystore.pem.tmp" "$tls/broker.keystore.pem"
+    fi
+    if [[ ! -s $client.keystore.pem ]]; then
+        # The separate key file has openssl's default encryption (PBES2, AES-256), which
+        # Python reads; the one-file keystore, for Java-dialect configs, has PBE-SHA1-3DES,
+        # which Java's PEM reader can decrypt too (PBES2 it cannot).
+        new_cert "$tls/ca" "$client.tmp-key" "$client.pem" "/CN=$MTLS_CLIENT" extendedKeyUsage=clientAuth
+        ossl pkcs8 -topk8 -v2 aes-256-cbc -in "$client.tmp-key" \
+            -passout "file:$run/secrets/$MTLS_CLIENT.key-password" -out "$client.key"
+        ossl pkcs8 -topk8 -v1 PBE-SHA1-3DES -in "$client.tmp-key" \
+            -passout "file:$run/secrets/$MTLS_CLIENT.key-password" -out "$client.tmp-3des"
+        cat "$client.tmp-3des" "$client.pem" "$tls/ca.pem" >"$client.keystore.pem.tmp"
+        rm -f "$client.tmp-key" "$client.tmp-3des"
+        mv "$client.keystore.pem.tmp" "$client.keystore.pem"
+    fi
+    if [[ ! -s $tls/untrusted-ca.pem ]]; then # for tests: a CA the broker and clients don't trust
+        new_ca "$tls" untrusted-ca "/CN=untrusted test CA"
+        rm -f "$tls"/untrusted-client.*
+    fi
+    if [[ ! -s $tls/untrusted-client.pem ]]; then # the client's name, the wrong CA: refused
+        new_cert "$tls/untrusted-ca" "$tls/untrusted-client.key" "$tls/untrusted-client.pem" \
+            "/CN=$MTLS_CLIENT" extendedKeyUsage=clientAuth
+    fi
+}
+
+# render's twin for a file that holds secrets: placeholders are replaced by bash itself,
+# so no value is on a command line (which `ps` shows to every user).
+render_private() {
+    local template=$1 out=$2 pair text
+    shift 2
+    text=$(<"$template")
+    for pair in "$@"; do text=${text//"@${pair%%=*}@"/"${pair#*=}"}; done
+    : >"$out"
+    chmod 600 "$out"
+    printf '%s\n' "$text" >"$out"
+}
+
+render_secure_config() {
+    local run=$1 user plain=()
+    for user in "${SECURE_USERS[@]}"; do plain+=("user_$user=\"$(<"$run/secrets/$user.password")\""); done
+    render_private "$REPO_DIR/kafka/secure/server.properties" "$run/config/server.properties" \
+        "LOG_DIRS=$run/data/kafka" "TLS_DIR=$run/tls" "PLAIN_USERS=${plain[*]}"
+}
+
+# Formats once, with every user's SCRAM-SHA-256 and -512 credentials in the initial
+# metadata. The passwords reach StorageTool in a java @argfile, not on its command line.
+format_secure_storage() {
+    local run=$1 args user mechanism
+    [[ -f $run/data/kafka/meta.properties ]] && return 0 # formatted already; skip a JVM start
+    if [[ ! -s $run/cluster.id ]]; then
+        "$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))' \
+            >"$run/cluster.id"
+    fi
+    args=$run/secrets/storage-tool.args
+    {
+        printf '"%s"\n' kafka.tools.StorageTool format --standalone -t "$(<"$run/cluster.id")" \
+            -c "$run/config/server.properties" --ignore-formatted
+        for user in "${SECURE_USERS[@]}"; do
+            for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+                printf '"%s"\n' --add-scram "$mechanism=[name=$user,password=$(<"$run/secrets/$user.password")]"
+            done
+        done
+    } >"$args"
+    set_java_cmd "$SECURE" storage-tool -Xmx256M "@$args"
+    if ! "${JAVA_CMD[@]}" >"$run/logs/storage-tool.out" 2>&1 9>&-; then
+        rm -f "$args"
+        cat "$run/logs/storage-tool.out" >&2
+        die "formatting the secure broker's storage failed"
+    fi
+    rm -f "$args"
+}
+
+# Where the client configs are, and how to use one; never a password.
+secure_hint() {
+    local clients
+    clients=$(run_dir "$SECURE")/clients
+    clients=${clients#"$PWD"/}
+    log "client configs for ${SECURE_USERS[*]} in $clients/: USER.properties (Java dialect," \
+        "SCRAM-SHA-512) and USER.librdkafka.properties (PLAIN), both SASL_SSL on localhost:9192;" \
+        "$MTLS_CLIENT.properties and $MTLS_CLIENT.librdkafka.properties, mutual TLS on localhost:9194"
+    log "e.g. python producer_raw_recipes.py --command-config $clients/producer.properties --from-dir ~/saved-recipes"
+}
+
+up_secure() {
+    local run port
+    run=$(run_dir "$SECURE")
+    command -v java >/dev/null || die "java is needed (Java 17+)"
+    command -v openssl >/dev/null || die "openssl is needed to make the secure broker's certificates"
+    # Checked before anything starts: topics and ACLs are set up with the repo's own code.
+    [[ -x $VENV_PYTHON ]] || die "$VENV_PYTHON is missing: run \`make venv\` first"
+    if component_pid "$SECURE" kafka >/dev/null; then
+        if [[ ${KAFKA_FRESH:-0} == 1 ]]; then
+            stop_mode "$SECURE"
+        elif [[ $(probe_rc "$SECURE_PROBE_PORT") == 0 ]]; then
+            log "already running ($SECURE) and answering on localhost:$SECURE_PROBE_PORT"
+            secure_hint
+            return 0
+        fi
+    fi
+
+    stop_orphans || true # only the secure broker's (ORPHAN_SCOPE)
+    if ! component_pid "$SECURE" kafka >/dev/null; then
+        for port in "${SECURE_PORTS[@]}"; do require_free_port "$port" "the secure broker"; done
+    fi
+    ensure_jars kraft
+    if [[ ${KAFKA_FRESH:-0} == 1 ]]; then
+        log "KAFKA_FRESH=1: wiping $run/data (the TLS material and passwords stay)"
+        rm -rf "$run/data"
+    fi
+    # SCRAM credentials are in the metadata from the format: a password made anew now
+    # would not match them.
+    if missing_passwords "$run" && [[ -f $run/data/kafka/meta.properties ]]; then
+        die "a user's password file in $run/secrets is gone, but the broker's data holds" \
+            "its SCRAM credentials: run again with KAFKA_FRESH=1 (wipes the data)"
+    fi
+    mkdir -p "$run/config" "$run/logs" "$run/data/kafka" "$run/secrets" "$run/tls" "$run/clients"
+    ensure_secrets "$run"
+    ensure_tls "$run"
+    render_secure_config "$run"
+    format_secure_storage "$run"
+    if ! component_pid "$SECURE" kafka >/dev/null; then
+        start_component "$SECURE" kafka -Xmx512M -Xms256M kafka.Kafka "$run/config/server.properties"
+    fi
+    wait_until_answering "$SECURE"
+    log "the secure broker answers; creating topics, client configs and ACLs (testkit.secure setup)"
+    if ! (cd "$REPO_DIR" && KAFKA_CACHE_DIR=$CACHE_DIR "$VENV_PYTHON" -m testkit.secure setup); then
+        show_log_tail "$SECURE" 40 new
+        die "setting up the secure broker's topics and ACLs failed (logs in $run/logs)"
+    fi
+    log "Kafka ($SECURE) answers on localhost:9192 (SASL_SSL), 9194 (mutual TLS)" \
+        "and 9195 (SASL_PLAINTEXT); logs in $run/logs"
+    secure_hint
 }
 
 # --- commands ----------------------------------------------------------------------
@@ -375,19 +611,37 @@ up_local() {
 
 cmd_up() {
     take_lock
-    if docker_available; then up_docker; return; fi
+    if ((SECURE_ONLY)); then
+        MODE=$SECURE ORPHAN_SCOPE=$SECURE/
+        umask 077 # its keys, passwords and the configs that hold them: this user's only
+    elif docker_available; then
+        up_docker
+        return
+    fi
     declare -gA LOG_START=()
     STARTED=()
     trap stop_started EXIT
-    up_local
+    if ((SECURE_ONLY)); then up_secure; else up_local; fi
     STARTED=()
+}
+
+down_secure() {
+    local stopped=0
+    ORPHAN_SCOPE=$SECURE/
+    if mode_alive "$SECURE"; then
+        stop_mode "$SECURE"
+        stopped=1
+    fi
+    stop_orphans && stopped=1
+    if ((stopped)); then log "stopped the secure broker"; else log "the secure broker was not running"; fi
 }
 
 cmd_down() {
     local mode stopped=0
     take_lock
+    if ((SECURE_ONLY)); then down_secure; return; fi
     if docker_available; then docker compose -f "$COMPOSE_FILE" down; fi
-    for mode in "${MODES[@]}"; do
+    for mode in "${MODES[@]}" "$SECURE"; do # all of them, so that CI's cleanup leaves nothing
         if mode_alive "$mode"; then
             stop_mode "$mode"
             stopped=1
@@ -397,8 +651,34 @@ cmd_down() {
     ((stopped)) && log "stopped" || log "no local broker was running"
 }
 
+say_probe() { # port, probe_rc
+    case $2 in
+        0) echo "localhost:$1: a Kafka broker answers" ;;
+        1) echo "localhost:$1: nothing listens" ;;
+        2) echo "localhost:$1: something listens but does not answer (starting?)" ;;
+        *) echo "localhost:$1: something that is not Kafka listens" ;;
+    esac
+}
+
+status_secure() {
+    local pid rc
+    if pid=$(component_pid "$SECURE" kafka); then
+        echo "kafka ($SECURE): running, pid $pid"
+    else
+        echo "kafka ($SECURE): not running"
+    fi
+    rc=$(probe_rc "$SECURE_PROBE_PORT")
+    say_probe "$SECURE_PROBE_PORT" "$rc"
+    if [[ $rc == 0 ]]; then
+        echo "SASL_SSL on localhost:9192, mutual TLS on localhost:9194, SASL_PLAINTEXT on localhost:$SECURE_PROBE_PORT;" \
+             "client configs in $(run_dir "$SECURE")/clients"
+    fi
+    [[ $rc == 0 ]]
+}
+
 cmd_status() {
     local mode name pid rc
+    if ((SECURE_ONLY)); then status_secure; return; fi
     if docker_available; then docker compose -f "$COMPOSE_FILE" ps; fi
     mode=$(running_mode)
     if [[ -n $mode ]]; then
@@ -413,17 +693,19 @@ cmd_status() {
         echo "no local broker started by this script is running"
     fi
     rc=$(probe_rc "$KAFKA_PORT")
-    case $rc in
-        0) echo "localhost:$KAFKA_PORT: a Kafka broker answers" ;;
-        1) echo "localhost:$KAFKA_PORT: nothing listens" ;;
-        2) echo "localhost:$KAFKA_PORT: something listens but does not answer (starting?)" ;;
-        *) echo "localhost:$KAFKA_PORT: something that is not Kafka listens" ;;
-    esac
+    say_probe "$KAFKA_PORT" "$rc"
+    if pid=$(component_pid "$SECURE" kafka); then # beside it; KAFKA_SECURITY=sasl_ssl for details
+        echo "kafka ($SECURE, KAFKA_SECURITY=sasl_ssl): running, pid $pid"
+    fi
     [[ $rc == 0 ]]
 }
 
 cmd_logs() {
     local mode
+    if ((SECURE_ONLY)); then
+        show_log_tail "$SECURE" "${KAFKA_LOG_LINES:-100}" 2>&1
+        return
+    fi
     if docker_available; then
         docker compose -f "$COMPOSE_FILE" logs --tail "${KAFKA_LOG_LINES:-100}"
         return
@@ -432,12 +714,20 @@ cmd_logs() {
     show_log_tail "${mode:-$MODE}" "${KAFKA_LOG_LINES:-100}" 2>&1
 }
 
+# KAFKA_SECURITY: unset (or empty) for the plaintext broker, sasl_ssl for the secure one.
+case ${KAFKA_SECURITY:-} in
+    "") SECURE_ONLY=0 ;;
+    sasl_ssl | SASL_SSL) SECURE_ONLY=1 ;;
+    *) die "KAFKA_SECURITY must be sasl_ssl (the secure broker) or unset, not '$KAFKA_SECURITY'" ;;
+esac
+
 case ${1:-} in
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
     logs) cmd_logs ;;
     orphans) orphans ;;
-    *) echo "usage: $0 up|down|status|logs|orphans   (env: KAFKA_MODE=zk|kraft, KAFKA_FRESH=1, KAFKA_CACHE_DIR)" >&2
+    *) echo "usage: $0 up|down|status|logs|orphans   (env: KAFKA_MODE=zk|kraft, KAFKA_SECURITY=sasl_ssl," \
+            "KAFKA_FRESH=1, KAFKA_CACHE_DIR)" >&2
        exit 2 ;;
 esac

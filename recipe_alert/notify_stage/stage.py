@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from kafka.errors import CommitFailedError, RebalanceInProgressError
+from kafka.errors import (CommitFailedError, GroupAuthorizationFailedError, RebalanceInProgressError,
+                          TopicAuthorizationFailedError)
 from kafka.structs import OffsetAndMetadata
 
 from .. import tuning
@@ -100,6 +101,15 @@ class Notifier:
 
 
 def run(settings: NotifySettings, stop, out: TextIO | None = None) -> NotifyStats:
+    try:
+        return alert(settings, stop, out)
+    except GroupAuthorizationFailedError as exc:
+        raise settings.connection.denied("Read", "group", settings.group) from exc
+    except TopicAuthorizationFailedError as exc:
+        raise settings.connection.denied("Read", "topic", settings.topic) from exc
+
+
+def alert(settings: NotifySettings, stop, out: TextIO | None = None) -> NotifyStats:
     topics = {settings.topic: {}}
     if not settings.repeat_alerts:
         topics[settings.alerts_topic] = ALERTS_TOPIC_CONFIG
