@@ -56,7 +56,6 @@ import shlex
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ResourcePattern,
@@ -69,6 +68,7 @@ from recipe_alert.errors import RecipeAlertError
 from recipe_alert.topics import ensure_topics
 
 from . import ROOT
+from .broker import Names
 
 log = logging.getLogger("testkit.secure")
 
@@ -204,26 +204,12 @@ def connection(user: str = ADMIN, dialect: str = "java") -> Connection:
 
 # --- grants -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class PipelineNames:
-    """Topic, group and transactional-id names; any object with these attributes will do
-    (``testkit.broker.Names`` has all but ``transactional_id``)."""
-
-    raw: str
-    parsed: str
-    dead: str
-    alerts: str
-    parser_group: str
-    notifier_group: str
-    transactional_id: str | None = None
-
-
 # The scripts' defaults (producer_raw_recipes.py, producer_consumer_parse_recipes.py,
 # consumer_notification.py). The parser's transactional id defaults to GROUP.HOSTNAME
 # (parse_stage.settings.default_transactional_id): granted as the prefix "recipe-parser.".
-DEFAULT_NAMES = PipelineNames(raw="raw_recipes", parsed="parsed_recipes",
-                              dead="raw_recipes_dead_letter", alerts="calorie_alerts",
-                              parser_group="recipe-parser", notifier_group="recipe-notifier")
+DEFAULT_NAMES = Names(raw="raw_recipes", parsed="parsed_recipes",
+                      dead="raw_recipes_dead_letter", alerts="calorie_alerts",
+                      parser_group="recipe-parser", notifier_group="recipe-notifier")
 DEFAULT_TOPICS = ("raw", "parsed", "dead", "alerts")
 PARTITIONS = 3
 
@@ -232,12 +218,10 @@ _TOPIC, _GROUP, _TXN = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.TRAN
 
 
 def transactional_id_pattern(names, transactional_id: str | None = None) -> ResourcePattern:
-    """The parser's transactional id: literal when one is given (argument, else
-    ``names.transactional_id``); else every id the parser would default to on any host,
-    ``<parser_group>.<hostname>``, as the prefix ``<parser_group>.``."""
-    given = transactional_id or getattr(names, "transactional_id", None)
-    if given:
-        return ResourcePattern(_TXN, given, PatternType.LITERAL)
+    """The parser's transactional id: literal when one is given; else every id the parser
+    would default to on any host, ``<parser_group>.<hostname>``, as the prefix ``<parser_group>.``."""
+    if transactional_id:
+        return ResourcePattern(_TXN, transactional_id, PatternType.LITERAL)
     return ResourcePattern(_TXN, f"{names.parser_group}.", PatternType.PREFIXED)
 
 

@@ -97,12 +97,7 @@ class Transactions:
             for out in outputs:
                 futures.append(producer.send(out.topic, key=out.key, value=out.value,
                                              headers=out.headers))
-            # A failed send does not fail kafka-python's commit (a denied dead-letter
-            # write was lost that way): every send's result is known before it.
-            producer.flush(timeout=max(0.0, deadline - time.monotonic()))
-            for future in futures:
-                if future.failed():
-                    raise future.exception
+            kafka_compat.raise_failed_send(producer, futures, deadline)
             kafka_compat.send_offsets(producer, next_offsets(outputs), owner, deadline)
             kafka_compat.commit(producer, deadline)
         except KafkaError as exc:
