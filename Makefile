@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 KAFKA_MODE ?= zk
 export KAFKA_MODE
 
-.PHONY: help venv kafka-up kafka-down kafka-status demo test test-unit test-integration \
+.PHONY: help venv kafka-up kafka-down kafka-status demo test test-unit test-integration test-secure \
         bench-parse bench chaos stress-broker clean
 
 help:
 	@echo "make demo              set up, start Kafka, run the pipeline on bundled pages, print alerts"
 	@echo "make test              set up, start Kafka, run unit and integration tests"
 	@echo "make test-unit         unit tests only (no broker)"
+	@echo "make test-secure       the integration suite over SASL_SSL, on the secured broker"
 	@echo "make kafka-up/-down    start/stop a local broker (KAFKA_MODE=zk|kraft; Docker if available)"
 	@echo "make bench-parse       our parser vs recipe-scrapers, ms/page"
 	@echo "make bench             pipeline throughput, alert latency, scale-out, memory"
@@ -47,6 +48,14 @@ test-unit: venv
 
 test-integration: venv kafka-up
 	$(PY) -m pytest tests/integration
+
+# The integration suite on the secured broker: every client as its admin over SASL_SSL
+# (tests that freeze or restart the plaintext broker are left out), and the per-user cases.
+test-secure: venv
+	KAFKA_SECURITY=sasl_ssl bash scripts/kafka-local.sh up
+	env -u KAFKA_BOOTSTRAP_SERVERS KAFKA_SECURITY=sasl_ssl \
+	  KAFKA_COMMAND_CONFIG="$$($(PY) -m testkit.secure paths | sed -n 's/^admin\.java=//p')" \
+	  $(PY) -m pytest tests/integration
 
 .venv-bench/.installed: requirements.txt bench/requirements-bench.txt
 	$(PYTHON) -m venv .venv-bench

@@ -228,7 +228,7 @@ class Connection:
                 return "User:<your certificate's subject, e.g. CN=...>"
         return "User:ANONYMOUS"
 
-    def denied(self, operation: str, resource: str, name: str) -> NotAuthorized:
+    def denied(self, operation: str, resource: str, name: str, note: str = "") -> NotAuthorized:
         """The cluster's ACLs refused ``operation`` on ``resource`` ``name``: say who, and the grant."""
         flag = {"topic": "--topic", "group": "--group", "transactional id": "--transactional-id",
                 "cluster": "--cluster"}[resource]
@@ -238,7 +238,7 @@ class Connection:
             f"{self.bootstrap_servers}; an administrator can grant it with: kafka-acls.sh "
             f"--bootstrap-server {self.bootstrap_servers} --command-config admin.properties --add "
             f"--allow-principal '{principal}' --operation {operation} {flag}"
-            + ("" if resource == "cluster" else f" {name}"))
+            + ("" if resource == "cluster" else f" {name}") + note)
 
     def unavailable(self) -> BrokerUnavailable:
         return BrokerUnavailable(

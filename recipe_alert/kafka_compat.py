@@ -14,7 +14,7 @@ pipeline.
 | ``make_stale_epoch_fatal`` | a zombie "recovers" from a stale epoch by bumping it, which fences its successor | ``integration/test_kafka_compat.py::test_a_fenced_zombie_stops_rather_than_bump_its_epoch`` |
 | ``is_fenced`` | a fatal error is re-raised as a plain ``KafkaError`` that only names it | the same test, and ``unit/test_kafka_compat.py`` |
 | ``send_offsets``, ``commit``, ``abort`` | a transactional request lost on a broken connection is waited for forever | ``integration/test_kafka_compat.py::test_a_transaction_the_broker_never_answers_ends_at_its_deadline`` |
-| ``raise_failed_send`` | a send the broker denies does not fail its transaction: the commit succeeds, offsets included, and the record is lost | ``integration/test_secure_cluster.py::test_a_parser_denied_its_dead_letter_topic_commits_nothing`` covers the path, but it still passed without this check in one run: the fault is not reproduced here yet |
+| ``raise_failed_send`` | a commit called while a denied send of its transaction is still in flight waits forever | ``integration/test_secure_cluster.py::test_a_denied_send_fails_its_transaction_rather_than_hang_its_commit`` |
 | ``end_failed_transaction`` | after a failed transaction the producer keeps a stale sequence number | ``integration/test_kafka_compat.py::test_after_a_refused_record_the_next_transaction_commits`` |
 | ``oversized`` | one record the broker refuses breaks the idempotent producer for the next ones | ``integration/test_kafka_compat.py::test_one_refused_record_breaks_the_idempotent_producer_for_the_next_ones``, ``integration/test_exactly_once.py::test_the_producer_reports_a_page_the_broker_refuses_and_delivers_the_rest`` |
 | ``connection_failures`` | every failure to connect (wrong password, untrusted certificate, TLS against a plaintext port) raises the same "Unable to bootstrap"; the cause is only logged | ``unit/test_connection_failures.py`` |
@@ -149,10 +149,10 @@ def abort(producer, deadline: float) -> None:
 def raise_failed_send(producer, futures, deadline: float) -> None:
     """Wait for every send of the open transaction, and raise the first one's error.
 
-    Fault: kafka-python 3.0 commits a transaction whose sends failed (a
-    denied Write, say): ``commit_transaction()`` succeeds, the consumer
-    offsets with it, and the failed record is lost. So each send's result
-    is known before the offsets are sent.
+    Fault: if a send of the transaction is denied (no Write on its topic) and
+    ``commit_transaction()`` is called before that send has completed,
+    kafka-python 3.0 waits for the commit forever. Once each send's result
+    is known, a failed one aborts the transaction at once.
     """
     producer.flush(timeout=max(0.0, deadline - time.monotonic()))
     for future in futures:

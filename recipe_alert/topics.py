@@ -42,7 +42,10 @@ def ensure_topics(connection, topics: dict[str, dict[str, str]], partitions: int
         described = client.describe_topics(list(topics))
         for topic in described:
             if topic["error_code"] == TopicAuthorizationFailedError.errno:
-                raise connection.denied("Describe", "topic", topic["name"])
+                raise connection.denied(
+                    "Describe", "topic", topic["name"],
+                    note="; Kafka does not say whether a topic you may not Describe exists: if "
+                         "it does not, an administrator creates it, or grants Create too")
         unknown = {t["name"] for t in described
                    if t["error_code"] == UnknownTopicOrPartitionError.errno}
         missing = {name: cfg for name, cfg in topics.items() if name in unknown}

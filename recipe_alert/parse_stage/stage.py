@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from .. import kafka_compat
 from ..consuming import batches
@@ -66,6 +66,10 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
                     raise BrokerError(
                         f"the same batch failed {failures} times; last error: {exc}") from exc
             log.debug("%s", stats.summary())
+    except TopicAuthorizationFailedError as exc:
+        # The consumer's (commits are inside pipeline.add): Describe lets the group join and
+        # be assigned the input topic, then every fetch is refused.
+        raise settings.connection.denied("Read", "topic", settings.input_topic) from exc
     except KafkaError as exc:
         if kafka_compat.is_fenced(exc):
             raise Fenced(

@@ -1,6 +1,10 @@
 import importlib.util
 
+import pytest
+
 from testkit import ROOT
+
+pytestmark = pytest.mark.plaintext_broker
 
 spec = importlib.util.spec_from_file_location("kafka_probe", ROOT / "scripts" / "kafka_probe.py")
 kafka_probe = importlib.util.module_from_spec(spec)

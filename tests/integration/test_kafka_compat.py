@@ -147,6 +147,7 @@ def test_one_refused_record_breaks_the_idempotent_producer_for_the_next_ones(nam
     assert any(f.failed() for f in after), "a later page was delivered: the fault is gone"
 
 
+@pytest.mark.plaintext_broker
 def test_a_transaction_the_broker_never_answers_ends_at_its_deadline(names):
     """A frozen broker keeps the commit waiting as a lost request does; the deadline ends it."""
     if chaos.broker_mode() is None and os.environ.get("CI") != "true":

@@ -7,10 +7,20 @@ Skipped when the secure broker is not running, except under CI=true with
 KAFKA_SECURITY=sasl_ssl, where that fails.
 """
 
+import contextlib
 import os
+import socket
+import threading
+from dataclasses import replace
+
+import time
 
 import pytest
 from kafka import TopicPartition
+from kafka.errors import TopicAuthorizationFailedError
+
+from recipe_alert import kafka_compat
+from recipe_alert.errors import TransactionHung
 
 from recipe_alert.topics import ensure_topics
 from testkit import secure
@@ -141,6 +151,87 @@ def test_an_untrusted_server_certificate_exits_5(granted, tmp_path):
     assert "the broker's TLS certificate was refused" in result.stderr
 
 
+@contextlib.contextmanager
+def forwarded(target_port: int, host: str = "127.0.0.3"):
+    """``host:PORT`` relaying each connection to localhost:``target_port`` (all on loopback):
+    the broker reached under an address its certificate does not name."""
+    server = socket.create_server((host, 0))
+
+    def pump(source, sink):
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def accept():
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = server.accept()
+                upstream = socket.create_connection(("127.0.0.1", target_port))
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=pump, args=(a, b), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"{host}:{server.getsockname()[1]}"
+    finally:
+        server.close()
+
+
+def test_a_certificate_that_does_not_name_the_host_exits_5(granted):
+    names, _, _ = granted
+    port = int(secure.SASL_SSL.rsplit(":", 1)[1])
+    with forwarded(port) as address:
+        result = run_script("producer_raw_recipes.py", "-vv", "--from-dir", PAGES, "--topic",
+                            names.raw, "--bootstrap-server", address, env=as_user("producer"))
+    assert_clean(result, 5)
+    assert "the broker's TLS certificate was refused (IP address mismatch" in result.stderr
+    assert "connect with a host name the certificate names" in result.stderr
+
+
+@pytest.mark.parametrize("protocol, says", [
+    ("PLAINTEXT", "if this listener uses TLS, set security.protocol to SSL or SASL_SSL"),
+    ("SASL_PLAINTEXT", "the username or password is wrong"),
+], ids=["plaintext", "sasl-plaintext"])
+def test_no_tls_spoken_to_the_tls_listener_exits_5(granted, protocol, says):
+    names, _, _ = granted
+    result = run_script("producer_raw_recipes.py", "-vv", "--from-dir", PAGES, "--topic", names.raw,
+                        env={**as_user("producer"), "KAFKA_SECURITY_PROTOCOL": protocol})
+    assert_clean(result, 5)
+    assert says in result.stderr
+
+
+def test_a_producer_denied_create_on_a_missing_topic_exits_6(granted, admin_connection):
+    names, _, grant = granted
+    missing = replace(names, raw=names.raw + ".missing")
+    grant("producer")  # on names.raw: the missing topic is not even visible
+    hidden = run_script("producer_raw_recipes.py", "-vv", "--from-dir", PAGES, "--topic",
+                        missing.raw, env=as_user("producer"))
+    assert_clean(hidden, 6)
+    assert f"User:producer is not allowed to Describe topic '{missing.raw}'" in hidden.stderr
+    assert "an administrator creates it, or grants Create too" in hidden.stderr
+    with admin_connection.admin() as admin:
+        secure.grant(admin, "producer", missing)  # Write and Describe on it, no Create
+    refused = run_script("producer_raw_recipes.py", "-vv", "--from-dir", PAGES, "--topic",
+                         missing.raw, env=as_user("producer"))
+    assert_clean(refused, 6)
+    assert f"User:producer is not allowed to Create topic '{missing.raw}'" in refused.stderr
+
+
+def test_a_parser_denied_its_transactional_id_exits_6_having_read_nothing(granted, admin_connection):
+    names, txn, grant = granted
+    grant("producer")
+    grant("parser", without=[(secure.ACLOperation.WRITE, secure.ResourceType.TRANSACTIONAL_ID)])
+    assert_clean(produce(names))
+    result = parse(names, txn)
+    assert_clean(result, 6)
+    assert (f"User:parser is not allowed to Write transactional id '{txn}'" in result.stderr
+            and f"--operation Write --transactional-id {txn}" in result.stderr)
+    with admin_connection.admin() as admin:
+        assert not admin.list_group_offsets(names.parser_group).get(names.parser_group)
+
+
 def test_a_producer_denied_write_exits_6_with_the_grant(granted):
     names, _, grant = granted
     grant("producer", without=[(secure.ACLOperation.WRITE, secure.ResourceType.TOPIC)])
@@ -151,7 +242,7 @@ def test_a_producer_denied_write_exits_6_with_the_grant(granted):
 
 
 def test_a_parser_denied_its_dead_letter_topic_commits_nothing(granted, admin_connection):
-    """kafka-python would commit the transaction, offsets included, without the dead letters."""
+    """The batch is aborted and the stage stops with the grant it needs; nothing is marked done."""
     names, txn, grant = granted
     grant("producer")
     grant("parser", without=[(secure.ACLOperation.WRITE, secure.ResourceType.TOPIC, names.dead)])
@@ -163,6 +254,28 @@ def test_a_parser_denied_its_dead_letter_topic_commits_nothing(granted, admin_co
         offsets = admin.list_group_offsets(names.parser_group).get(names.parser_group, {})
     assert not offsets  # no page is marked done
     assert committed_visible(admin_connection, names.parsed) == 0  # the batch was aborted
+
+
+@pytest.mark.parametrize("workaround", [True, False], ids=["with", "without"])
+def test_a_denied_send_fails_its_transaction_rather_than_hang_its_commit(granted, workaround):
+    """kafka_compat.raise_failed_send: without it, commit_transaction() waits forever."""
+    names, txn, grant = granted
+    grant("parser", without=[(secure.ACLOperation.WRITE, secure.ResourceType.TOPIC, names.dead)])
+    producer = secure.connection("parser").producer(transactional_id=txn)
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        futures = [producer.send(names.parsed, b"allowed"), producer.send(names.dead, b"denied")]
+        deadline = time.monotonic() + 10
+        if workaround:
+            with pytest.raises(TopicAuthorizationFailedError):
+                kafka_compat.raise_failed_send(producer, futures, deadline)
+            kafka_compat.abort(producer, deadline)
+        else:
+            with pytest.raises(TransactionHung):
+                kafka_compat.commit(producer, deadline)
+    finally:
+        producer.close(timeout=5)
 
 
 def committed_visible(connection, topic):
@@ -182,3 +295,14 @@ def test_a_notifier_denied_its_group_exits_6(granted):
     result = notify(names)
     assert_clean(result, 6)
     assert f"User:notifier is not allowed to Read group '{names.notifier_group}'" in result.stderr
+
+
+def test_a_parser_denied_read_on_its_input_topic_exits_6(granted):
+    """Describe alone lets the group join and be assigned; every fetch is then refused."""
+    names, txn, grant = granted
+    grant("producer")
+    grant("parser", without=[(secure.ACLOperation.READ, secure.ResourceType.TOPIC, names.raw)])
+    assert_clean(produce(names))
+    result = parse(names, txn)
+    assert_clean(result, 6)
+    assert f"User:parser is not allowed to Read topic '{names.raw}'" in result.stderr

@@ -8,6 +8,8 @@ import pytest
 
 from testkit.broker import run_script
 
+pytestmark = pytest.mark.plaintext_broker
+
 SECRET = "pw-Zq81xV-never-shown"
 KEY_SECRET = "kp-Yy72-never-shown"
 SCRIPTS = {

@@ -12,6 +12,8 @@ import pytest
 from testkit import chaos
 from testkit.httpserver import LocalHTTPServer
 
+pytestmark = pytest.mark.plaintext_broker
+
 RSS_LIMIT = 250 * 2**20
 
 

@@ -23,7 +23,8 @@ def openssl(*args, cwd):
 
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory):
-    """A CA, a server certificate it signed for CN=elsewhere.example, and another CA."""
+    """A CA, a server certificate it signed for CN=elsewhere.example, one for localhost that
+    has expired, and another CA."""
     d = tmp_path_factory.mktemp("tls")
     for ca in ("ca", "other-ca"):
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={ca}",
@@ -33,14 +34,28 @@ def tls(tmp_path_factory):
     (d / "san.ext").write_text("subjectAltName=DNS:elsewhere.example\n")
     openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
             "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.pem", cwd=d)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", "expired.key", "-out", "expired.csr", cwd=d)
+    (d / "localhost.ext").write_text("subjectAltName=DNS:localhost\n")
+    openssl("x509", "-req", "-in", "expired.csr", "-CA", "ca.pem", "-CAkey", "ca.key",  # ended a day ago
+            "-CAcreateserial", "-days", "-1", "-extfile", "localhost.ext", "-out", "expired.pem", cwd=d)
     return d
 
 
 @pytest.fixture(scope="module")
 def tls_listener(tls):
-    """Accepts TLS handshakes on 127.0.0.1 until the module ends."""
+    yield from listening(tls, "server")
+
+
+@pytest.fixture(scope="module")
+def expired_listener(tls):
+    yield from listening(tls, "expired")
+
+
+def listening(tls, certificate: str):
+    """Accepts TLS handshakes on 127.0.0.1, with ``certificate``, until the module ends."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tls / "server.pem", tls / "server.key")
+    context.load_cert_chain(tls / f"{certificate}.pem", tls / f"{certificate}.key")
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.2)
     done = threading.Event()
@@ -79,6 +94,13 @@ def test_a_refused_certificate_is_named_with_what_to_check(tls, tls_listener, ca
         connect(Connection(tls_listener, "SSL", ssl_cafile=str(tls / ca)))
     assert says in str(failed.value) and tls_listener in str(failed.value)
     assert failed.value.exit_code == 5
+
+
+def test_an_expired_certificate_is_named(tls, expired_listener):
+    with pytest.raises(AuthenticationFailed) as failed:
+        connect(Connection(expired_listener, "SSL", ssl_cafile=str(tls / "ca.pem")))
+    assert "the broker's TLS certificate was refused (certificate has expired)" in str(failed.value)
+    assert "must be renewed by its administrator" in str(failed.value)
 
 
 def test_without_the_workaround_the_cause_is_lost(tls, tls_listener, monkeypatch):
