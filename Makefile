@@ -6,7 +6,7 @@ KAFKA_MODE ?= zk
 export KAFKA_MODE
 
 .PHONY: help venv kafka-up kafka-down kafka-status demo test test-unit test-integration test-secure \
-        bench-parse bench chaos stress-broker clean
+        bench-parse bench bench-secure chaos stress-broker clean
 
 help:
 	@echo "make demo              set up, start Kafka, run the pipeline on bundled pages, print alerts"
@@ -16,6 +16,7 @@ help:
 	@echo "make kafka-up/-down    start/stop a local broker (KAFKA_MODE=zk|kraft; Docker if available)"
 	@echo "make bench-parse       our parser vs recipe-scrapers, ms/page"
 	@echo "make bench             pipeline throughput, alert latency, scale-out, memory"
+	@echo "make bench-secure      parse stage over PLAINTEXT, SASL_PLAINTEXT and SASL_SSL, alternating"
 	@echo "make chaos             kill -9 and broker restarts at scale: duplicates / missing"
 	@echo "make stress-broker     kafka-down/-up 30 times per mode under CPU load: failed starts"
 
@@ -67,6 +68,10 @@ bench-parse: .venv-bench/.installed
 
 bench: venv kafka-up
 	$(PY) -m bench.bench_pipeline
+
+bench-secure: venv kafka-up
+	KAFKA_SECURITY=sasl_ssl bash scripts/kafka-local.sh up
+	$(PY) -m bench.bench_secure
 
 chaos: venv kafka-up
 	$(PY) -m bench.chaos

@@ -289,12 +289,16 @@ def committed_visible(connection, topic):
         consumer.close()
 
 
-def test_a_notifier_denied_its_group_exits_6(granted):
+@pytest.mark.parametrize("resource", ["group", "topic"])
+def test_a_notifier_denied_read_exits_6(granted, resource):
+    """A consumer without Read would otherwise poll nothing, forever."""
     names, txn, grant = granted
-    grant("notifier", without=[(secure.ACLOperation.READ, secure.ResourceType.GROUP)])
+    kind, name = {"group": (secure.ResourceType.GROUP, names.notifier_group),
+                  "topic": (secure.ResourceType.TOPIC, names.parsed)}[resource]
+    grant("notifier", without=[(secure.ACLOperation.READ, kind, name)])
     result = notify(names)
     assert_clean(result, 6)
-    assert f"User:notifier is not allowed to Read group '{names.notifier_group}'" in result.stderr
+    assert f"User:notifier is not allowed to Read {resource} '{name}'" in result.stderr
 
 
 def test_a_parser_denied_read_on_its_input_topic_exits_6(granted):

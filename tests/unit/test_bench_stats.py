@@ -101,3 +101,4 @@ def test_what_bounds_a_producer_follows_the_share_of_time_its_cpu_work_takes():
     share, verdict = bound_by(producer_mb_s=75, client_cpu_mb_s=150)
     assert share == 0.5 and verdict.startswith("both")
     assert bound_by(math.nan, 400)[1] == "unknown"
+
