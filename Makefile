@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 KAFKA_MODE ?= zk
 export KAFKA_MODE
 
-.PHONY: help venv kafka-up kafka-down kafka-status demo test test-unit test-integration test-secure \
+.PHONY: help venv kafka-up kafka-down kafka-status kafka-cluster-up kafka-cluster-down \
+        kafka-cluster-status demo test test-unit test-integration test-secure test-cluster \
         bench-parse bench bench-secure chaos stress-broker clean
 
 help:
@@ -13,7 +14,9 @@ help:
 	@echo "make test              set up, start Kafka, run unit and integration tests"
 	@echo "make test-unit         unit tests only (no broker)"
 	@echo "make test-secure       the integration suite over SASL_SSL, on the secured broker"
+	@echo "make test-cluster      the cluster tests on the 3-node cluster (starts it)"
 	@echo "make kafka-up/-down    start/stop a local broker (KAFKA_MODE=zk|kraft; Docker if available)"
+	@echo "make kafka-cluster-up  a local 3-node KRaft cluster (RF 3, min ISR 2); -down stops it"
 	@echo "make bench-parse       our parser vs recipe-scrapers, ms/page"
 	@echo "make bench             pipeline throughput, alert latency, scale-out, memory"
 	@echo "make bench-secure      parse stage over PLAINTEXT, SASL_PLAINTEXT and SASL_SSL, alternating"
@@ -38,6 +41,17 @@ kafka-down:
 kafka-status:
 	bash scripts/kafka-local.sh status
 
+CLUSTER_BOOTSTRAP := localhost:9291,localhost:9292,localhost:9293
+
+kafka-cluster-up:
+	KAFKA_CLUSTER=1 bash scripts/kafka-local.sh up
+
+kafka-cluster-down:
+	KAFKA_CLUSTER=1 bash scripts/kafka-local.sh down
+
+kafka-cluster-status:
+	KAFKA_CLUSTER=1 bash scripts/kafka-local.sh status
+
 demo: venv kafka-up
 	$(PY) scripts/demo.py
 
@@ -57,6 +71,9 @@ test-secure: venv
 	env -u KAFKA_BOOTSTRAP_SERVERS KAFKA_SECURITY=sasl_ssl \
 	  KAFKA_COMMAND_CONFIG="$$($(PY) -m testkit.secure paths | sed -n 's/^admin\.java=//p')" \
 	  $(PY) -m pytest tests/integration
+
+test-cluster: venv kafka-cluster-up
+	KAFKA_CLUSTER=1 KAFKA_BOOTSTRAP_SERVERS=$(CLUSTER_BOOTSTRAP) $(PY) -m pytest tests/integration/test_cluster.py
 
 .venv-bench/.installed: requirements.txt bench/requirements-bench.txt
 	$(PYTHON) -m venv .venv-bench

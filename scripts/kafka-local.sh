@@ -4,6 +4,7 @@
 #
 #   bash scripts/kafka-local.sh up|down|status|logs|orphans
 #   KAFKA_SECURITY=sasl_ssl bash scripts/kafka-local.sh up|down|status|logs
+#   KAFKA_CLUSTER=1 bash scripts/kafka-local.sh up|down|status|logs
 #
 # With a working Docker engine this drives docker-compose.yml. Without one (our machines
 # and CI) it resolves Apache Kafka's jars from Maven Central into .cache/kafka/ and runs
@@ -23,7 +24,13 @@
 # openssl. Its first 'up' writes client config files into run/secure/clients/, creates
 # the default topics and grants each script's user what it needs, through
 # `.venv/bin/python -m testkit.secure setup` (so `make venv` first).
-# Without KAFKA_SECURITY, 'down' stops every broker this script started, the secure one too.
+#
+# KAFKA_CLUSTER=1 acts on a local 3-node KRaft cluster (Kafka 4.x, the kraft mode's jars,
+# never Docker) in run/cluster, beside the others: nodes 1-3, each a combined broker and
+# controller, brokers on localhost:9291-9293, controllers on 9391-9393; internal topics
+# at replication factor 3, min.insync.replicas=2. 'up' starts whichever nodes are not
+# running (so it also restarts one that was killed) and prints the bootstrap list.
+# Without KAFKA_SECURITY or KAFKA_CLUSTER, 'down' stops every broker this script started.
 set -euo pipefail
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,6 +53,16 @@ SECURE_USERS=(admin producer parser notifier)
 # The mutual-TLS client: its certificate's subject is its principal, User:CN=producer-mtls.
 MTLS_CLIENT=producer-mtls
 VENV_PYTHON=$REPO_DIR/.venv/bin/python
+# The 3-node cluster: its run dir's name under run/, and node N's ports.
+CLUSTER=cluster
+CLUSTER_NODES=(1 2 3)
+cluster_broker_port() { echo $((9290 + $1)); }
+cluster_controller_port() { echo $((9390 + $1)); }
+cluster_bootstrap() {
+    local n list=()
+    for n in "${CLUSTER_NODES[@]}"; do list+=("localhost:$(cluster_broker_port "$n")"); done
+    (IFS=,; echo "${list[*]}")
+}
 # Only orphans under run/$ORPHAN_SCOPE are stopped: the secure commands leave the
 # plaintext broker's JVMs alone, whatever state they are in.
 ORPHAN_SCOPE=
@@ -55,14 +72,21 @@ die() { log "$*"; exit 1; }
 
 # --- where things live -------------------------------------------------------------
 
-libs_dir() { # the secure broker runs the kraft mode's jars
-    if [[ $1 == "$SECURE" ]]; then echo "$CACHE_DIR/libs/kraft"; else echo "$CACHE_DIR/libs/$1"; fi
+libs_dir() { # the secure broker and the cluster run the kraft mode's jars
+    if [[ $1 == "$SECURE" || $1 == "$CLUSTER" ]]; then echo "$CACHE_DIR/libs/kraft"; else echo "$CACHE_DIR/libs/$1"; fi
 }
 run_dir() { echo "$CACHE_DIR/run/$1"; }
-components() { if [[ $1 == zk ]]; then echo "zookeeper kafka"; else echo "kafka"; fi; }
+components() { # in start order
+    case $1 in
+        zk) echo "zookeeper kafka" ;;
+        "$CLUSTER") echo "${CLUSTER_NODES[*]/#/node}" ;;
+        *) echo "kafka" ;;
+    esac
+}
 ports_of() {
     case $1 in
         zookeeper) echo 2181 ;;
+        node*) echo "$(cluster_broker_port "${1#node}") $(cluster_controller_port "${1#node}")" ;;
         kafka) case $2 in
                    zk) echo "$KAFKA_PORT" ;;
                    "$SECURE") echo "${SECURE_PORTS[*]}" ;;
@@ -151,9 +175,17 @@ stop_orphans() {
 }
 
 stop_mode() {
-    # Broker before ZooKeeper: a ZK-mode broker needs ZooKeeper for a clean shutdown.
-    local name
-    for name in kafka zookeeper; do stop_component "$1" "$name"; done
+    # In reverse start order: a ZK-mode broker needs ZooKeeper for a clean shutdown.
+    local names name i pid
+    read -ra names <<<"$(components "$1")"
+    if [[ $1 == "$CLUSTER" ]]; then
+        # All at once: the last node alone would wait for a controller quorum to let it
+        # shut down cleanly, which never comes (it was killed after 30 s).
+        for name in "${names[@]}"; do
+            if pid=$(component_pid "$1" "$name"); then kill -TERM "$pid" 2>/dev/null || true; fi
+        done
+    fi
+    for ((i = ${#names[@]} - 1; i >= 0; i--)); do stop_component "$1" "${names[i]}"; done
 }
 
 # --- probing -----------------------------------------------------------------------
@@ -540,6 +572,98 @@ up_secure() {
     secure_hint
 }
 
+# --- the 3-node cluster ------------------------------------------------------------
+# Layout of run/cluster: cluster.id; nodeN.directory.id; config/nodeN.properties;
+# data/nodeN/; logs/nodeN.log and .out; nodeN.pid.
+
+new_uuid() { "$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))'; }
+
+# Formats each node once. All three share the cluster id and name the same initial
+# controllers (node id, controller port, directory id).
+format_cluster_storage() {
+    local run=$1 n voters=()
+    [[ -s $run/cluster.id ]] || new_uuid >"$run/cluster.id"
+    for n in "${CLUSTER_NODES[@]}"; do
+        [[ -s $run/node$n.directory.id ]] || new_uuid >"$run/node$n.directory.id"
+        voters+=("$n@localhost:$(cluster_controller_port "$n"):$(<"$run/node$n.directory.id")")
+    done
+    for n in "${CLUSTER_NODES[@]}"; do
+        [[ -f $run/data/node$n/meta.properties ]] && continue
+        set_java_cmd "$CLUSTER" storage-tool -Xmx256M kafka.tools.StorageTool format \
+            -t "$(<"$run/cluster.id")" --initial-controllers "$(IFS=,; echo "${voters[*]}")" \
+            -c "$run/config/node$n.properties" --ignore-formatted
+        "${JAVA_CMD[@]}" >"$run/logs/storage-tool.out" 2>&1 9>&- \
+            || { cat "$run/logs/storage-tool.out" >&2; die "formatting node $n's storage failed"; }
+    done
+}
+
+# Polls until every node answers ApiVersions; gives up if one dies or at the deadline.
+wait_until_cluster_answers() {
+    local deadline=$((SECONDS + READY_TIMEOUT)) n pending
+    while true; do
+        pending=()
+        for n in "${CLUSTER_NODES[@]}"; do
+            component_pid "$CLUSTER" "node$n" >/dev/null || failed_start "$CLUSTER" "node$n" "exited during startup"
+            [[ $(probe_rc "$(cluster_broker_port "$n")") == 0 ]] || pending+=("$n")
+        done
+        ((${#pending[@]} == 0)) && return 0
+        if ((SECONDS >= deadline)); then
+            show_log_tail "$CLUSTER" 40 new
+            die "node(s) ${pending[*]} did not answer within ${READY_TIMEOUT}s"
+        fi
+        sleep 0.5
+    done
+}
+
+up_cluster() {
+    local run n port
+    run=$(run_dir "$CLUSTER")
+    command -v java >/dev/null || die "java is needed (Java 17+)"
+    if [[ ${KAFKA_FRESH:-0} == 1 ]]; then
+        stop_mode "$CLUSTER"
+        log "KAFKA_FRESH=1: wiping $run"
+        rm -rf "$run"
+    fi
+    stop_orphans || true # only the cluster's (ORPHAN_SCOPE)
+    for n in "${CLUSTER_NODES[@]}"; do
+        component_pid "$CLUSTER" "node$n" >/dev/null && continue
+        for port in $(ports_of "node$n"); do require_free_port "$port" "cluster node $n"; done
+    done
+    ensure_jars kraft
+    mkdir -p "$run/config" "$run/logs"
+    for n in "${CLUSTER_NODES[@]}"; do
+        mkdir -p "$run/data/node$n"
+        render "$REPO_DIR/kafka/cluster/server.properties" "$run/config/node$n.properties" \
+            "NODE_ID=$n" "BROKER_PORT=$(cluster_broker_port "$n")" \
+            "CONTROLLER_PORT=$(cluster_controller_port "$n")" "LOG_DIRS=$run/data/node$n"
+    done
+    format_cluster_storage "$run"
+    # All three before any wait: a controller quorum needs two voters to elect a leader.
+    for n in "${CLUSTER_NODES[@]}"; do
+        component_pid "$CLUSTER" "node$n" >/dev/null && continue
+        start_component "$CLUSTER" "node$n" -Xmx384M -Xms128M kafka.Kafka "$run/config/node$n.properties"
+    done
+    wait_until_cluster_answers
+    log "the 3-node cluster answers; logs in $run/logs"
+    echo "$(cluster_bootstrap)" # the bootstrap list, on stdout for scripts
+}
+
+status_cluster() {
+    local n pid rc all=0
+    for n in "${CLUSTER_NODES[@]}"; do
+        if pid=$(component_pid "$CLUSTER" "node$n"); then
+            echo "node$n ($CLUSTER): running, pid $pid"
+        else
+            echo "node$n ($CLUSTER): not running"
+        fi
+        rc=$(probe_rc "$(cluster_broker_port "$n")")
+        say_probe "$(cluster_broker_port "$n")" "$rc"
+        [[ $rc == 0 ]] || all=1
+    done
+    echo "bootstrap servers: $(cluster_bootstrap)"
+    return $all
+}
+
 # --- commands ----------------------------------------------------------------------
 
 docker_available() {
@@ -611,7 +735,9 @@ up_local() {
 
 cmd_up() {
     take_lock
-    if ((SECURE_ONLY)); then
+    if ((CLUSTER_ONLY)); then
+        MODE=$CLUSTER ORPHAN_SCOPE=$CLUSTER/
+    elif ((SECURE_ONLY)); then
         MODE=$SECURE ORPHAN_SCOPE=$SECURE/
         umask 077 # its keys, passwords and the configs that hold them: this user's only
     elif docker_available; then
@@ -621,27 +747,30 @@ cmd_up() {
     declare -gA LOG_START=()
     STARTED=()
     trap stop_started EXIT
-    if ((SECURE_ONLY)); then up_secure; else up_local; fi
+    if ((CLUSTER_ONLY)); then up_cluster; elif ((SECURE_ONLY)); then up_secure; else up_local; fi
     STARTED=()
 }
 
-down_secure() {
-    local stopped=0
-    ORPHAN_SCOPE=$SECURE/
-    if mode_alive "$SECURE"; then
-        stop_mode "$SECURE"
+# Stops one of the brokers that run beside the plaintext one: its run dir's name, and
+# what to call it.
+down_beside() {
+    local mode=$1 what=$2 stopped=0
+    ORPHAN_SCOPE=$mode/
+    if mode_alive "$mode"; then
+        stop_mode "$mode"
         stopped=1
     fi
     stop_orphans && stopped=1
-    if ((stopped)); then log "stopped the secure broker"; else log "the secure broker was not running"; fi
+    if ((stopped)); then log "stopped $what"; else log "$what was not running"; fi
 }
 
 cmd_down() {
     local mode stopped=0
     take_lock
-    if ((SECURE_ONLY)); then down_secure; return; fi
+    if ((CLUSTER_ONLY)); then down_beside "$CLUSTER" "the 3-node cluster"; return; fi
+    if ((SECURE_ONLY)); then down_beside "$SECURE" "the secure broker"; return; fi
     if docker_available; then docker compose -f "$COMPOSE_FILE" down; fi
-    for mode in "${MODES[@]}" "$SECURE"; do # all of them, so that CI's cleanup leaves nothing
+    for mode in "${MODES[@]}" "$SECURE" "$CLUSTER"; do # all of them, so that CI's cleanup leaves nothing
         if mode_alive "$mode"; then
             stop_mode "$mode"
             stopped=1
@@ -678,6 +807,7 @@ status_secure() {
 
 cmd_status() {
     local mode name pid rc
+    if ((CLUSTER_ONLY)); then status_cluster; return; fi
     if ((SECURE_ONLY)); then status_secure; return; fi
     if docker_available; then docker compose -f "$COMPOSE_FILE" ps; fi
     mode=$(running_mode)
@@ -702,8 +832,8 @@ cmd_status() {
 
 cmd_logs() {
     local mode
-    if ((SECURE_ONLY)); then
-        show_log_tail "$SECURE" "${KAFKA_LOG_LINES:-100}" 2>&1
+    if ((CLUSTER_ONLY || SECURE_ONLY)); then
+        show_log_tail "$( ((CLUSTER_ONLY)) && echo "$CLUSTER" || echo "$SECURE")" "${KAFKA_LOG_LINES:-100}" 2>&1
         return
     fi
     if docker_available; then
@@ -721,13 +851,21 @@ case ${KAFKA_SECURITY:-} in
     *) die "KAFKA_SECURITY must be sasl_ssl (the secure broker) or unset, not '$KAFKA_SECURITY'" ;;
 esac
 
+# KAFKA_CLUSTER: unset (or empty or 0), or 1 for the 3-node cluster.
+case ${KAFKA_CLUSTER:-0} in
+    0 | "") CLUSTER_ONLY=0 ;;
+    1) CLUSTER_ONLY=1
+       ((SECURE_ONLY == 0)) || die "KAFKA_CLUSTER=1 and KAFKA_SECURITY: the cluster is plaintext only" ;;
+    *) die "KAFKA_CLUSTER must be 1 (the 3-node cluster) or unset, not '$KAFKA_CLUSTER'" ;;
+esac
+
 case ${1:-} in
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
     logs) cmd_logs ;;
     orphans) orphans ;;
-    *) echo "usage: $0 up|down|status|logs|orphans   (env: KAFKA_MODE=zk|kraft, KAFKA_SECURITY=sasl_ssl," \
+    *) echo "usage: $0 up|down|status|logs|orphans   (env: KAFKA_MODE=zk|kraft, KAFKA_SECURITY=sasl_ssl, KAFKA_CLUSTER=1," \
             "KAFKA_FRESH=1, KAFKA_CACHE_DIR)" >&2
        exit 2 ;;
 esac

@@ -1,0 +1,76 @@
+"""The scripts on the local 3-node KRaft cluster (KAFKA_CLUSTER=1 make kafka-cluster-up).
+
+Run with the cluster as the suite's broker:
+``KAFKA_CLUSTER=1 KAFKA_BOOTSTRAP_SERVERS=localhost:9291,localhost:9292,localhost:9293``
+(as ``make test-cluster`` does). Skipped when the suite's broker is not a 3-node
+cluster, except under CI=true with KAFKA_CLUSTER=1, where that fails.
+"""
+
+import os
+import signal
+import subprocess
+
+import pytest
+
+from testkit import ROOT
+from testkit.broker import CONNECTION, read_topic, run_script, wait_for
+
+PAGES = "tests/fixtures/pages"
+PAGE_COUNT = 25
+RUN_DIR = ROOT / ".cache" / "kafka" / "run" / "cluster"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    try:
+        with CONNECTION.admin(bootstrap_timeout_ms=5000) as admin:
+            brokers = admin.describe_cluster()["brokers"]
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no cluster"
+        brokers, why = [], str(exc)
+    else:
+        why = f"{len(brokers)} broker(s) at {CONNECTION.bootstrap_servers}"
+    if len(brokers) < 3:
+        message = f"no 3-node cluster ({why}); run `make test-cluster`"
+        if os.environ.get("CI") == "true" and os.environ.get("KAFKA_CLUSTER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return CONNECTION
+
+
+def partitions(admin, topic):
+    (described,) = admin.describe_topics([topic])
+    return described["partitions"]
+
+
+def healthy(admin, topic) -> bool:
+    """Every partition of ``topic`` has all three replicas in sync."""
+    return all(len(p["isr_nodes"]) == 3 for p in partitions(admin, topic))
+
+
+def node_pid(node: int) -> int:
+    return int((RUN_DIR / f"node{node}.pid").read_text())
+
+
+def start_missing_nodes() -> None:
+    subprocess.run(["bash", str(ROOT / "scripts" / "kafka-local.sh"), "up"], cwd=ROOT, check=True,
+                   capture_output=True, env={**os.environ, "KAFKA_CLUSTER": "1"}, timeout=180)
+
+
+def test_topics_are_replicated_three_ways_and_survive_a_killed_leader(cluster, names):
+    produced = run_script("producer_raw_recipes.py", "--from-dir", PAGES, "--topic", names.raw,
+                          "--replication-factor", "3")
+    assert produced.returncode == 0, produced.stderr[-3000:]
+    with cluster.admin() as admin:
+        assert all(len(p["replica_nodes"]) == 3 for p in partitions(admin, names.raw))
+        leader = partitions(admin, names.raw)[0]["leader_id"]
+        os.kill(node_pid(leader), signal.SIGKILL)
+        try:
+            # Leaders move to the two survivors; with min.insync.replicas=2 writes go on.
+            again = run_script("producer_raw_recipes.py", "--from-dir", PAGES, "--topic", names.raw)
+            assert again.returncode == 0, again.stderr[-3000:]
+            assert f"published {PAGE_COUNT}, failed 0" in again.stderr
+        finally:
+            start_missing_nodes()
+        wait_for(lambda: healthy(admin, names.raw), 60, f"node {leader} back in sync")
+    records = read_topic(names.raw, expected=2 * PAGE_COUNT)
+    assert len(records) == 2 * PAGE_COUNT
