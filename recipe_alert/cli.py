@@ -225,6 +225,7 @@ def run_stage(run, make_settings) -> int:
         return exc.exit_code
     except KafkaError as exc:
         log.error("Kafka error: %s: %s", type(exc).__name__, exc)
+        log.debug("where it was raised", exc_info=exc)
         return 1
     log.info("done: %s", stats.summary())
     return getattr(stats, "exit_code", 0)

@@ -15,6 +15,7 @@ pipeline.
 | ``is_fenced`` | a fatal error is re-raised as a plain ``KafkaError`` that only names it | the same test, and ``unit/test_kafka_compat.py`` |
 | ``send_offsets``, ``commit``, ``abort`` | a transactional request lost on a broken connection is waited for forever | ``integration/test_kafka_compat.py::test_a_transaction_the_broker_never_answers_ends_at_its_deadline`` |
 | ``raise_failed_send`` | a commit called while a denied send of its transaction is still in flight waits forever | ``integration/test_secure_cluster.py::test_a_denied_send_fails_its_transaction_rather_than_hang_its_commit`` |
+| ``past_dead_brokers`` | an admin request that any broker could answer is sent to one that has just died, and fails; no other broker is tried | ``integration/test_cluster.py::test_admin_requests_get_past_a_just_killed_broker`` |
 | ``end_failed_transaction`` | after a failed transaction the producer keeps a stale sequence number | ``integration/test_kafka_compat.py::test_after_a_refused_record_the_next_transaction_commits`` |
 | ``oversized`` | one record the broker refuses breaks the idempotent producer for the next ones | ``integration/test_kafka_compat.py::test_one_refused_record_breaks_the_idempotent_producer_for_the_next_ones``, ``integration/test_exactly_once.py::test_the_producer_reports_a_page_the_broker_refuses_and_delivers_the_rest`` |
 | ``connection_failures`` | every failure to connect (wrong password, untrusted certificate, TLS against a plaintext port) raises the same "Unable to bootstrap"; the cause is only logged | ``unit/test_connection_failures.py`` |
@@ -35,7 +36,8 @@ import threading
 import time
 
 from kafka import TopicPartition, codec
-from kafka.errors import FencedInstanceIdError, InvalidProducerEpochError, ProducerFencedError
+from kafka.errors import (FencedInstanceIdError, InvalidProducerEpochError, KafkaConnectionError,
+                          ProducerFencedError)
 from kafka.structs import ConsumerGroupMetadata, MemberState
 
 from .errors import TransactionHung
@@ -144,6 +146,29 @@ def commit(producer, deadline: float) -> None:
 def abort(producer, deadline: float) -> None:
     """``abort_transaction``, giving up at ``deadline`` (see ``_await``)."""
     _await(producer, "begin_abort", (), deadline, producer.abort_transaction)
+
+
+DEAD_BROKER_RETRY_S = 30  # past the brokers' session timeout, when the cluster has moved on
+
+
+def past_dead_brokers(call, timeout_s: float = DEAD_BROKER_RETRY_S):
+    """``call()`` (which makes its own admin client), made again while a dead broker refuses it.
+
+    Fault: an admin request kafka-python 3.0 may send to any broker
+    (``describe_topics``, ``describe_configs``) goes to one the metadata
+    still lists, even if it has just died, and fails with
+    KafkaConnectionError: no other broker is tried. A new admin client, a
+    moment later, picks another one.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except KafkaConnectionError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("a broker did not answer (%s); asking the others", exc)
+            time.sleep(0.5)  # between attempts, bounded by the deadline
 
 
 def raise_failed_send(producer, futures, deadline: float) -> None:

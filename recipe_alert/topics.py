@@ -9,6 +9,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import (ClusterAuthorizationFailedError, KafkaError, TopicAlreadyExistsError,
                           TopicAuthorizationFailedError, UnknownTopicOrPartitionError)
 
+from . import kafka_compat
 from .errors import BrokerError, InvalidTopicName
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ def validate_topic(name: str) -> str:
 def ensure_topics(connection, topics: dict[str, dict[str, str]], partitions: int,
                   replication_factor: int) -> None:
     """Create any of ``topics`` (name -> topic configs) that don't exist yet."""
+    kafka_compat.past_dead_brokers(
+        lambda: _ensure_topics(connection, topics, partitions, replication_factor))
+
+
+def _ensure_topics(connection, topics, partitions, replication_factor) -> None:
     with connection.admin() as client:
         # Only these topics' metadata: listing every topic of a big cluster takes long.
         described = client.describe_topics(list(topics))
@@ -75,6 +81,10 @@ def ensure_topics(connection, topics: dict[str, dict[str, str]], partitions: int
 def size_limit(connection, topic: str) -> int:
     """The largest record batch, compressed, that the broker accepts on ``topic``."""
     resource = ConfigResource(ConfigResourceType.TOPIC, topic, [MAX_MESSAGE_BYTES])
-    with connection.admin() as client:
-        found = client.describe_configs([resource], config_filter="all")
+
+    def describe():
+        with connection.admin() as client:
+            return client.describe_configs([resource], config_filter="all")
+
+    found = kafka_compat.past_dead_brokers(describe)
     return int(found["topic"][topic][MAX_MESSAGE_BYTES]["value"])

@@ -126,8 +126,9 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1) -> Non
         time.sleep(interval)
 
 
-def create_topic(topic: str, partitions: int, configs: dict[str, str] | None = None) -> None:
-    ensure_topics(CONNECTION, {topic: configs or {}}, partitions, 1)
+def create_topic(topic: str, partitions: int, configs: dict[str, str] | None = None,
+                 replication_factor: int = 1) -> None:
+    ensure_topics(CONNECTION, {topic: configs or {}}, partitions, replication_factor)
 
 
 def group_state(admin, group: str) -> tuple[str | None, int]:

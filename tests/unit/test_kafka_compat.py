@@ -114,3 +114,22 @@ def test_a_stop_ends_the_wait_for_room():
     threading.Timer(0.2, stop.set).start()
     backlog.wait_for_room(stop)
     assert backlog.pending == 150
+
+
+def test_past_dead_brokers_asks_again_until_a_live_broker_answers_then_gives_up():
+    from kafka.errors import KafkaConnectionError
+    answers = [KafkaConnectionError("111 ECONNREFUSED"), "described"]
+
+    def call():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert kafka_compat.past_dead_brokers(call) == "described"
+
+    def refused():
+        raise KafkaConnectionError("111 ECONNREFUSED")
+
+    with pytest.raises(KafkaConnectionError):
+        kafka_compat.past_dead_brokers(refused, timeout_s=0)
