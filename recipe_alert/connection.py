@@ -310,7 +310,8 @@ class Connection:
             return AuthenticationFailed(
                 f"{where}: the broker closed the connection after the SASL exchange: the username "
                 f"or password is wrong, or the user does not exist for {self.sasl_mechanism} on "
-                f"this cluster")
+                f"this cluster" + ("" if self.uses_ssl else
+                                   "; or, if this listener uses TLS, set security.protocol to SASL_SSL"))
         if errors and not any("refused" in t.lower() for t in texts):
             return AuthenticationFailed(
                 f"{where}: the broker closed the connection while it was being set up "

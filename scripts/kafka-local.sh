@@ -357,13 +357,15 @@ clear_stale_zk_registration() {
         "${JAVA_CMD[@]}" >"$(run_dir zk)/logs/zookeeper-shell.out" 2>&1 9>&- || true
 }
 
+# A cluster or directory id, as StorageTool random-uuid makes one.
+new_uuid() { "$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))'; }
+
 format_kraft_storage() {
     local run cluster_id
     run=$(run_dir kraft)
     [[ -f $run/data/kafka/meta.properties ]] && return 0 # formatted already; skip a JVM start
     if [[ ! -s $run/cluster.id ]]; then
-        "$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))' \
-            >"$run/cluster.id"
+        new_uuid >"$run/cluster.id"
     fi
     cluster_id=$(<"$run/cluster.id")
     set_java_cmd kraft storage-tool -Xmx256M kafka.tools.StorageTool format --standalone \
@@ -488,8 +490,7 @@ format_secure_storage() {
     local run=$1 args user mechanism
     [[ -f $run/data/kafka/meta.properties ]] && return 0 # formatted already; skip a JVM start
     if [[ ! -s $run/cluster.id ]]; then
-        "$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))' \
-            >"$run/cluster.id"
+        new_uuid >"$run/cluster.id"
     fi
     args=$run/secrets/storage-tool.args
     {
@@ -575,8 +576,6 @@ up_secure() {
 # --- the 3-node cluster ------------------------------------------------------------
 # Layout of run/cluster: cluster.id; nodeN.directory.id; config/nodeN.properties;
 # data/nodeN/; logs/nodeN.log and .out; nodeN.pid.
-
-new_uuid() { "$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))'; }
 
 # Formats each node once. All three share the cluster id and name the same initial
 # controllers (node id, controller port, directory id).

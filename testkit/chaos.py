@@ -266,9 +266,11 @@ def crash_parser(names: Names, total: int, *, kills: int, rng: random.Random, lo
     return report
 
 
-def kafka_local(command: str, mode: str | None = None, timeout: float = 180) -> str:
-    """``bash scripts/kafka-local.sh command`` (in KAFKA_MODE ``mode``); returns its stdout."""
-    env = {**os.environ, **({"KAFKA_MODE": mode} if mode else {})}
+def kafka_local(command: str, mode: str | None = None, timeout: float = 180,
+                env: dict[str, str] | None = None) -> str:
+    """``bash scripts/kafka-local.sh command`` (in KAFKA_MODE ``mode``, with ``env`` added to
+    the environment); returns its stdout."""
+    env = {**os.environ, **({"KAFKA_MODE": mode} if mode else {}), **(env or {})}
     done = subprocess.run(["bash", str(ROOT / "scripts" / "kafka-local.sh"), command], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0 and command != "status":
