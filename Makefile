@@ -73,7 +73,7 @@ test-secure: venv
 	  $(PY) -m pytest tests/integration
 
 test-cluster: venv kafka-cluster-up
-	KAFKA_CLUSTER=1 KAFKA_BOOTSTRAP_SERVERS=$(CLUSTER_BOOTSTRAP) $(PY) -m pytest tests/integration/test_cluster.py
+	KAFKA_CLUSTER=1 KAFKA_BOOTSTRAP_SERVERS=$(CLUSTER_BOOTSTRAP) $(PY) -m pytest tests/integration/test_cluster.py tests/integration/test_cluster_topics.py
 
 .venv-bench/.installed: requirements.txt bench/requirements-bench.txt
 	$(PYTHON) -m venv .venv-bench

@@ -77,7 +77,9 @@ def add_topic_creation_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partitions", type=positive_int, default=3, metavar="N",
                         help="partitions for topics this script creates on first use")
     parser.add_argument("--replication-factor", type=positive_int, default=1, metavar="N",
-                        help="replication factor for topics this script creates on first use")
+                        help="replication factor for topics this script creates on first use; at "
+                             "most the number of brokers; from 3 on, the topics get "
+                             "min.insync.replicas=2 unless the brokers' default is that or more")
 
 
 def add_timeout_arg(parser: argparse.ArgumentParser) -> None:

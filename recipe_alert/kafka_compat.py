@@ -14,6 +14,7 @@ pipeline.
 | ``make_stale_epoch_fatal`` | a zombie "recovers" from a stale epoch by bumping it, which fences its successor | ``integration/test_kafka_compat.py::test_a_fenced_zombie_stops_rather_than_bump_its_epoch`` |
 | ``is_fenced`` | a fatal error is re-raised as a plain ``KafkaError`` that only names it | the same test, and ``unit/test_kafka_compat.py`` |
 | ``send_offsets``, ``commit``, ``abort`` | a transactional request lost on a broken connection is waited for forever | ``integration/test_kafka_compat.py::test_a_transaction_the_broker_never_answers_ends_at_its_deadline`` |
+| ``initialized`` | ``init_transactions`` right after its coordinator died waits out ``max_block_ms``; calling it again waits for the lost request | ``integration/test_cluster.py::test_a_producer_starts_right_after_its_coordinator_died`` |
 | ``raise_failed_send`` | a commit called while a denied send of its transaction is still in flight waits forever | ``integration/test_secure_cluster.py::test_a_denied_send_fails_its_transaction_rather_than_hang_its_commit`` |
 | ``past_dead_brokers`` | an admin request that any broker could answer is sent to one that has just died, and fails; no other broker is tried | ``integration/test_cluster.py::test_admin_requests_get_past_a_just_killed_broker`` |
 | ``end_failed_transaction`` | after a failed transaction the producer keeps a stale sequence number | ``integration/test_kafka_compat.py::test_after_a_refused_record_the_next_transaction_commits`` |
@@ -37,7 +38,7 @@ import time
 
 from kafka import TopicPartition, codec
 from kafka.errors import (FencedInstanceIdError, InvalidProducerEpochError, KafkaConnectionError,
-                          ProducerFencedError)
+                          KafkaTimeoutError, ProducerFencedError)
 from kafka.structs import ConsumerGroupMetadata, MemberState
 
 from .errors import TransactionHung
@@ -128,8 +129,8 @@ def _await(producer, method: str, args: tuple, deadline: float, public) -> None:
     sender.wakeup()
     if not result.wait(timeout_ms=max(0.0, deadline - time.monotonic()) * 1000):
         raise TransactionHung(
-            "a transaction has not ended in time (broker gone, or a request lost by "
-            "kafka-python); exiting so that a restart resumes from the last commit")
+            f"a transaction has not ended in time ({method}: its coordinator gone, or a "
+            f"request lost by kafka-python)")
 
 
 def send_offsets(producer, offsets, owner: ConsumerGroupMetadata, deadline: float) -> None:
@@ -169,6 +170,34 @@ def past_dead_brokers(call, timeout_s: float = DEAD_BROKER_RETRY_S):
                 raise
             log.warning("a broker did not answer (%s); asking the others", exc)
             time.sleep(0.5)  # between attempts, bounded by the deadline
+
+
+INIT_ATTEMPTS = 4  # each bounded by the producer's max_block_ms
+
+
+def initialized(make_producer, attempts: int = INIT_ATTEMPTS):
+    """A transactional producer from ``make_producer()`` whose ``init_transactions`` is done.
+
+    Fault: kafka-python 3.0 drops a transactional request whose coordinator
+    it cannot connect to (``Sender._maybe_send_pending_request``) and never
+    sends it again. Right after the coordinator died, the lookup still names
+    it: ``init_transactions`` waits out ``max_block_ms``, and calling it again
+    on that producer waits for the lost request. A new producer asks afresh.
+    """
+    for attempt in range(1, attempts + 1):
+        producer = make_producer()
+        try:
+            producer.init_transactions()
+            return producer
+        except KafkaTimeoutError as exc:
+            producer.close(timeout=0)
+            if attempt == attempts:
+                raise
+            log.warning("the transactional producer did not start in time (%s); "
+                        "starting a new one (attempt %d of %d)", exc, attempt + 1, attempts)
+        except BaseException:
+            producer.close(timeout=10)
+            raise
 
 
 def raise_failed_send(producer, futures, deadline: float) -> None:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError
 
+from recipe_alert import kafka_compat
 from recipe_alert.connection import Connection
 from recipe_alert.consuming import header as _header
 from recipe_alert.topics import ensure_topics
@@ -141,6 +143,34 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1) -> Non
 def create_topic(topic: str, partitions: int, configs: dict[str, str] | None = None,
                  replication_factor: int = 1) -> None:
     ensure_topics(CONNECTION, {topic: configs or {}}, partitions, replication_factor)
+
+
+def topic_exists(topic: str) -> bool:
+    def describe():
+        with CONNECTION.admin() as admin:
+            return admin.describe_topics([topic])
+
+    (described,) = kafka_compat.past_dead_brokers(describe)
+    return described["error_code"] == 0
+
+
+def topic_config(topic: str, name: str, timeout_s: float = 30) -> dict:
+    """The broker's entry for config ``name`` of ``topic``: its value, config_source, ...
+
+    Asked again while it is missing: kafka-python drops DescribeConfigs' error codes, so a
+    broker that does not know the new topic yet answers with no configs at all.
+    """
+    resource = ConfigResource(ConfigResourceType.TOPIC, topic, [name])
+    found = {}
+
+    def described() -> bool:
+        with CONNECTION.admin() as admin:
+            configs = admin.describe_configs([resource], config_filter="all")
+        found.update(configs.get("topic", {}).get(topic, {}))
+        return name in found
+
+    wait_for(described, timeout_s, f"{topic}'s {name}")  # a dead broker counts as "not yet"
+    return found[name]
 
 
 def group_state(admin, group: str) -> tuple[str | None, int]:

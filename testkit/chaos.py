@@ -27,6 +27,7 @@ from pathlib import Path
 
 from kafka import TopicPartition
 
+from recipe_alert import parse_stage
 from recipe_alert.connection import MAX_RECORD_BYTES, PAGE_COMPRESSION
 from recipe_alert.urls import normalize_url
 
@@ -129,6 +130,14 @@ def parser_args(names: Names, *extra: str) -> list[str]:
     return ["--input-topic", names.raw, "--output-topic", names.parsed,
             "--dead-letter-topic", names.dead, "--group", names.parser_group,
             "--transactional-id", names.parser_group + ".0", *extra]
+
+
+def stage_settings(names: Names, **overrides) -> parse_stage.ParseSettings:
+    """The parse stage's settings for these topics, to run it in-process."""
+    return parse_stage.ParseSettings(
+        connection=CONNECTION, input_topic=names.raw, output_topic=names.parsed,
+        dead_letter_topic=names.dead, group=names.parser_group,
+        transactional_id=names.parser_group + ".0", **overrides)
 
 
 # -- progress ------------------------------------------------------------------

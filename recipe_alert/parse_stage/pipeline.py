@@ -7,9 +7,11 @@ rebalance drops what is in hand, and its pages are read again.
 from __future__ import annotations
 
 import logging
+import time
 
 from .. import kafka_compat
-from .records import Output, rewind
+from ..errors import TransactionHung
+from .records import Output, rewind, rewind_to_committed
 from .settings import ParseSettings, ParseStats
 from .transactions import Transactions, commit_outputs
 from .workers import InFlight, Parsers, collect
@@ -23,6 +25,7 @@ class Pipeline:
         self.settings, self.consumer, self.txns, self.parsers = settings, consumer, txns, parsers
         self.stats, self.stop = stats, stop
         self.pending: InFlight | None = None
+        self.rewound = {}  # partition -> offset of the last read_again
 
     def busy(self) -> bool:
         return self.pending is not None
@@ -73,5 +76,21 @@ class Pipeline:
         if dropped is not None:
             dropped.drop()
             records = records + dropped.records
-        rewind(self.consumer, records)
+        self.rewound = rewind(self.consumer, records)
         return len(records)
+
+    def recover(self, hung: TransactionHung) -> None:
+        """Go on after a transaction whose outcome we never heard (its coordinator died, say).
+
+        kafka-python may never finish it: a new producer with the same
+        transactional id ends it, committed or aborted, and fences the old
+        one; then the pages it held are read again from the offsets the broker
+        committed, so none is lost or doubled.
+        """
+        started = time.monotonic()
+        log.warning("%s; ending it with a new producer and reading again from the committed "
+                    "offsets", hung)
+        self.txns.start()
+        rewind_to_committed(self.consumer, self.rewound)
+        self.stats.recovered += 1
+        log.warning("recovered from the unfinished transaction in %.1f s", time.monotonic() - started)

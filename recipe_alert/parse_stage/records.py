@@ -63,8 +63,11 @@ def next_offsets(outputs: list[Output]) -> dict[TopicPartition, OffsetAndMetadat
     return offsets
 
 
-def rewind(consumer, records) -> None:
-    """Make the next poll return ``records`` again (their partitions from the earliest one)."""
+def rewind(consumer, records) -> dict[TopicPartition, int]:
+    """Make the next poll return ``records`` again (their partitions from the earliest one).
+
+    Returns the offset each partition was rewound to.
+    """
     first = {}
     for record in records:
         tp = TopicPartition(record.topic, record.partition)
@@ -73,3 +76,22 @@ def rewind(consumer, records) -> None:
     for tp, offset in first.items():
         if tp in assigned:  # a partition lost to a rebalance is re-read by its new owner
             consumer.seek(tp, offset)
+    return first
+
+
+COMMITTED_TIMEOUT_MS = 30_000  # past a group coordinator's move
+
+
+def rewind_to_committed(consumer, first: dict[TopicPartition, int]) -> None:
+    """Seek each of these partitions to its committed offset, if it has one.
+
+    After a transaction whose outcome we never heard, the broker says
+    whether it committed. ``first`` (partition -> earliest offset in hand)
+    stands for a partition that never committed. The consumer reads
+    committed offsets stably (KIP-447): none is pending.
+    """
+    assigned = consumer.assignment()
+    for tp, offset in first.items():
+        if tp in assigned:
+            committed = consumer.committed(tp, timeout_ms=COMMITTED_TIMEOUT_MS)
+            consumer.seek(tp, offset if committed is None else committed)

@@ -46,6 +46,7 @@ class ParseStats:
     dead_lettered: int = 0
     transactions: int = 0
     aborted: int = 0
+    recovered: int = 0  # transactions given up unfinished, and ended by a new producer
     started: float = field(default_factory=time.monotonic)
 
     def summary(self) -> str:
@@ -53,4 +54,5 @@ class ParseStats:
         rate = self.consumed / elapsed if elapsed > 0 else 0.0
         return (f"consumed {self.consumed}, parsed {self.parsed}, "
                 f"dead-lettered {self.dead_lettered}, in {self.transactions} transaction(s), "
-                f"{self.aborted} aborted; {rate:.1f} pages/s")
+                f"{self.aborted} aborted" + (f", {self.recovered} given up unfinished"
+                                             if self.recovered else "") + f"; {rate:.1f} pages/s")

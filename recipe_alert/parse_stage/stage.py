@@ -8,7 +8,7 @@ from kafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from .. import kafka_compat
 from ..consuming import batches
-from ..errors import BrokerError, Fenced
+from ..errors import BrokerError, Fenced, TransactionHung
 from ..topics import ensure_topics
 from .pipeline import Pipeline
 from .settings import ParseSettings, ParseStats
@@ -56,6 +56,11 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
             try:
                 pipeline.add(batch)
                 failures = 0
+            except TransactionHung as exc:
+                failures += 1
+                if failures >= MAX_FAILURES:
+                    raise
+                pipeline.recover(exc)
             except KafkaError as exc:
                 if kafka_compat.is_fenced(exc):
                     raise

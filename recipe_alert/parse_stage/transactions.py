@@ -55,9 +55,14 @@ class Transactions:
     # follows a coordinator lookup or a retriable error (each start-up has
     # both). 20 ms, Java's retry for concurrent transactions, not 100: start-up
     # to the first commit went from 1.1 to 0.76 s.
+    # max_block_ms bounds each init_transactions (kafka_compat.initialized).
     PRODUCER_TIMEOUTS = dict(transaction_timeout_ms=60_000, delivery_timeout_ms=45_000,
-                             retry_backoff_ms=20)
-    HUNG_AFTER_S = 90  # past the transaction timeout: this transaction can only fail
+                             retry_backoff_ms=20, max_block_ms=15_000)
+    # A healthy transaction takes well under a second here; a leader or a
+    # coordinator moving takes 3-11 s. Past this, the stage gives the
+    # transaction up (Pipeline.recover), well within the 30 s.
+    HUNG_AFTER_S = 15
+    ABORT_S = 5  # to abort a failed transaction, even past HUNG_AFTER_S
 
     def __init__(self, settings: ParseSettings, stats: ParseStats):
         self.settings, self.stats = settings, stats
@@ -65,20 +70,18 @@ class Transactions:
 
     def start(self) -> None:
         if self.producer is None:
-            producer = self.settings.connection.producer(
-                transactional_id=self.settings.transactional_id,
-                compression_type=PAGE_COMPRESSION, max_request_size=MAX_RECORD_BYTES,
-                **self.PRODUCER_TIMEOUTS)
             try:
-                producer.init_transactions()  # fences and aborts whatever a predecessor left open
+                # init_transactions fences and ends whatever a predecessor left open.
+                self.producer = kafka_compat.initialized(lambda: self.settings.connection.producer(
+                    transactional_id=self.settings.transactional_id,
+                    compression_type=PAGE_COMPRESSION, max_request_size=MAX_RECORD_BYTES,
+                    **self.PRODUCER_TIMEOUTS))
             except KafkaError as exc:
-                producer.close(timeout=10)
                 raise denial(exc, [], [], self.settings) or exc
-            self.producer = producer
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10) -> None:
         if self.producer is not None:
-            self.producer.close(timeout=10)
+            self.producer.close(timeout=timeout)
             self.producer = None
 
     def commit(self, owner: ConsumerGroupMetadata, outputs: list[Output]) -> None:
@@ -103,7 +106,8 @@ class Transactions:
         except KafkaError as exc:
             self.stats.aborted += 1
             self.producer = None
-            kafka_compat.end_failed_transaction(producer, deadline)
+            kafka_compat.end_failed_transaction(
+                producer, max(deadline, time.monotonic() + self.ABORT_S))
             denied = denial(exc, outputs, futures, self.settings)
             if denied is not None:
                 raise denied from exc
@@ -111,8 +115,8 @@ class Transactions:
             if rejected is None:
                 raise
             raise RecordRejected(str(rejected)) from rejected
-        except BaseException:  # hung, or interrupted: the next instance aborts it
-            self.close()
+        except BaseException:  # hung, or interrupted: the next producer with our id ends it
+            self.close(timeout=0)
             raise
         self.stats.transactions += 1
 

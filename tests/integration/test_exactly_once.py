@@ -31,14 +31,6 @@ def pages() -> list[chaos.Page]:
     return chaos.corpus(240, seed=SEED)
 
 
-def stage_settings(names, **overrides) -> parse_stage.ParseSettings:
-    """The parse stage's settings for this test's topics, run in-process."""
-    return parse_stage.ParseSettings(
-        connection=CONNECTION, input_topic=names.raw, output_topic=names.parsed,
-        dead_letter_topic=names.dead, group=names.parser_group,
-        transactional_id=names.parser_group + ".0", **overrides)
-
-
 def assert_one_output_per_record(names, count: int) -> chaos.Tally:
     result = chaos.tally(names)
     assert (result.records_in, result.duplicates, result.missing, result.unexpected) == \
@@ -189,7 +181,7 @@ def test_a_spent_parsing_budget_commits_what_is_parsed_and_reads_the_rest_again(
     """Slow pages: with no budget at all, each transaction holds one page, none lost or doubled."""
     few = chaos.corpus(30, seed=SEED)
     chaos.publish_raw(names.raw, chaos.page_records(few))
-    settings = stage_settings(names, timeout_ms=3000, batch_time_budget_s=0)
+    settings = chaos.stage_settings(names, timeout_ms=3000, batch_time_budget_s=0)
     stats = parse_stage.run(settings, StopSignal())
     assert (stats.consumed, stats.transactions) == (len(few), len(few))
     assert_exactly_once(names, few)

@@ -1,4 +1,4 @@
-"""docker-compose.yml: pinned images, the two-listener setup, healthchecks, the ui profile."""
+"""docker-compose.yml: pinned images, the two-listener setup, healthchecks, the ui and cluster profiles."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ import pytest
 import yaml
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+CLUSTER_PROPERTIES = COMPOSE_FILE.parent / "kafka" / "cluster" / "server.properties"
+CLUSTER_NODES = {"kafka-1": 1, "kafka-2": 2, "kafka-3": 3}
+# Per node, or the local cluster's own addresses: compared separately below.
+PER_NODE = {"process.roles", "node.id", "controller.quorum.bootstrap.servers", "listeners",
+            "advertised.listeners", "controller.listener.names", "inter.broker.listener.name",
+            "listener.security.protocol.map", "log.dirs"}
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +104,54 @@ def test_ui_is_opt_in_and_uses_the_internal_listener(services):
     assert ("8080", "8080") in published_ports(ui)
     for name in ("zookeeper", "kafka"):
         assert "profiles" not in services[name], f"{name} must start without a profile"
+
+
+def properties(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
+             if line.strip() and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+@pytest.mark.parametrize("name, node", CLUSTER_NODES.items())
+def test_cluster_nodes_are_opt_in_combined_kraft_4_nodes(services, name, node):
+    service = services[name]
+    env = service["environment"]
+    assert service["profiles"] == ["cluster"]
+    assert re.fullmatch(r"apache/kafka:4\.\d+\.\d+", service["image"])
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert int(env["KAFKA_NODE_ID"]) == node
+    assert service["healthcheck"]["test"][0] == "CMD"
+
+
+@pytest.mark.parametrize("name, node", CLUSTER_NODES.items())
+def test_cluster_nodes_are_reached_from_the_host_where_the_local_cluster_is(services, name, node):
+    env = services[name]["environment"]
+    advertised = listener_map(env["KAFKA_ADVERTISED_LISTENERS"])
+    bound = listener_map(env["KAFKA_LISTENERS"])
+    protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    port = str(9290 + node)
+    assert f"localhost:{port}" in advertised.values()
+    assert (port, port) in published_ports(services[name])
+    assert advertised[env["KAFKA_INTER_BROKER_LISTENER_NAME"]].startswith(f"{name}:")
+    assert advertised.keys() <= bound.keys() <= protocols.keys()
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] in bound.keys() - advertised.keys()
+    for listener, address in advertised.items():
+        assert address.rsplit(":", 1)[1] == bound[listener].rsplit(":", 1)[1], listener
+
+
+def test_the_cluster_nodes_form_one_quorum(services):
+    envs = [services[name]["environment"] for name in CLUSTER_NODES]
+    voters = {f"{node}@{name}:9093" for name, node in CLUSTER_NODES.items()}
+    for env in envs:
+        assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters
+        assert listener_map(env["KAFKA_LISTENERS"])[env["KAFKA_CONTROLLER_LISTENER_NAMES"]].endswith(":9093")
+    assert len({env["CLUSTER_ID"] for env in envs}) == 1
+
+
+def test_the_cluster_nodes_have_the_local_clusters_settings(services):
+    wanted = {key: value for key, value in properties(CLUSTER_PROPERTIES).items() if key not in PER_NODE}
+    assert {"min.insync.replicas", "broker.session.timeout.ms"} <= wanted.keys()
+    for name in CLUSTER_NODES:
+        env = services[name]["environment"]
+        got = {key: str(env.get("KAFKA_" + key.upper().replace(".", "_"))) for key in wanted}
+        assert got == wanted, name
