@@ -7,7 +7,7 @@ export KAFKA_MODE
 
 .PHONY: help venv kafka-up kafka-down kafka-status kafka-cluster-up kafka-cluster-down \
         kafka-cluster-status demo test test-unit test-integration test-secure test-cluster \
-        bench-parse bench bench-secure chaos stress-broker clean
+        bench-parse bench bench-secure chaos chaos-cluster stress-broker clean
 
 help:
 	@echo "make demo              set up, start Kafka, run the pipeline on bundled pages, print alerts"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench             pipeline throughput, alert latency, scale-out, memory"
 	@echo "make bench-secure      parse stage over PLAINTEXT, SASL_PLAINTEXT and SASL_SSL, alternating"
 	@echo "make chaos             kill -9 and broker restarts at scale: duplicates / missing"
+	@echo "make chaos-cluster     brokers, coordinators killed and rolled on the 3-node cluster, scale-out"
 	@echo "make stress-broker     kafka-down/-up 30 times per mode under CPU load: failed starts"
 
 $(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt
@@ -92,6 +93,9 @@ bench-secure: venv kafka-up
 
 chaos: venv kafka-up
 	$(PY) -m bench.chaos
+
+chaos-cluster: venv kafka-cluster-up
+	KAFKA_CLUSTER=1 KAFKA_BOOTSTRAP_SERVERS=$(CLUSTER_BOOTSTRAP) $(PY) -m bench.chaos_cluster $(ARGS)
 
 stress-broker:
 	bash scripts/stress-broker-start.sh

@@ -218,6 +218,7 @@ def run_stage(run, make_settings) -> int:
     try:
         settings = make_settings()
         SECRETS.hide(secrets_of(settings))
+        settings.connection.warn_unanswered()
         with StopSignal() as stop:
             stats = run(settings, stop)
     except RecipeAlertError as exc:

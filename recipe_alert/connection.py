@@ -15,8 +15,10 @@ import dataclasses
 import logging
 import os
 import re
+import socket
 import ssl
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import (IllegalSaslStateError, KafkaTimeoutError, SaslAuthenticationFailedError,
@@ -47,6 +49,8 @@ MECHANISM_ADVICE = {
 }
 # How long to wait for a first answer from the bootstrap servers.
 BOOTSTRAP_TIMEOUT_MS = 10_000
+# How long one bootstrap server may take to accept a connection before it is named as down.
+PROBE_TIMEOUT_S = 2.0
 
 # kafka-python checks max_request_size against the *uncompressed* record, so
 # it must admit the largest page we fetch; the broker's 1 MB limit applies to
@@ -204,9 +208,46 @@ class Connection:
                     f"both are PEM, that the key is the certificate's, and ssl.key.password") from None
         return context
 
+    @property
+    def servers(self) -> list[str]:
+        """The bootstrap servers, one ``host:port`` each."""
+        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
+
+    def unanswered(self) -> dict[str, str]:
+        """The bootstrap servers that do not accept a connection: server -> why.
+
+        All are tried at once, for at most PROBE_TIMEOUT_S. kafka-python
+        bootstraps from the first that answers and says nothing of the others,
+        so a dead broker in the list would otherwise go unnoticed.
+        """
+        def why_not(server: str) -> str | None:
+            host, _, port = server.rpartition(":")
+            try:
+                socket.create_connection((host.strip("[]"), int(port)), PROBE_TIMEOUT_S).close()
+            except ValueError:
+                return "no port number"
+            except OSError as exc:
+                return exc.strerror or str(exc)  # timeouts have no strerror
+            return None
+
+        with ThreadPoolExecutor(len(self.servers) or 1) as pool:
+            answers = dict(zip(self.servers, pool.map(why_not, self.servers)))
+        return {server: why for server, why in answers.items() if why is not None}
+
+    def warn_unanswered(self) -> None:
+        """Name the bootstrap servers that are down, while others answer (with none, the client's
+        own failure to connect says it)."""
+        if len(self.servers) < 2:
+            return
+        down = self.unanswered()
+        live = [s for s in self.servers if s not in down]
+        for server, why in down.items() if live else ():
+            log.warning("bootstrap server %s did not answer (%s); going on with %s",
+                        server, why, ", ".join(live))
+
     def client_config(self) -> dict:
         """What every kafka-python client needs to reach the cluster."""
-        config = dict(bootstrap_servers=[s.strip() for s in self.bootstrap_servers.split(",") if s.strip()],
+        config = dict(bootstrap_servers=self.servers,
                       bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS, security_protocol=self.security_protocol)
         if self.uses_sasl:
             config.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.username,

@@ -71,14 +71,17 @@ def with_min_isr(configs: dict[str, str], replication_factor: int,
     return {**configs, MIN_INSYNC_REPLICAS: str(wanted)}
 
 
+def too_few_brokers(replication_factor: int, bootstrap: str, what_it_did: str) -> ConfigError:
+    return ConfigError(f"--replication-factor {replication_factor} needs at least "
+                       f"{replication_factor} brokers; the cluster at {bootstrap} {what_it_did}")
+
+
 def check_broker_count(replication_factor: int, brokers: list[dict], bootstrap: str) -> None:
     """Refuse a replication factor the cluster (``describe_cluster()["brokers"]``) cannot hold."""
     if replication_factor > len(brokers):
         ids = ", ".join(str(i) for i in sorted(b["broker_id"] for b in brokers))
-        raise ConfigError(
-            f"--replication-factor {replication_factor} needs at least {replication_factor} "
-            f"brokers; the cluster at {bootstrap} has {len(brokers)} "
-            f"({'id' if len(brokers) == 1 else 'ids'} {ids})")
+        raise too_few_brokers(replication_factor, bootstrap, f"has {len(brokers)} "
+                              f"({'id' if len(brokers) == 1 else 'ids'} {ids})")
 
 
 def creation_error(connection, topic: dict, replication_factor: int) -> RecipeAlertError:
@@ -89,9 +92,8 @@ def creation_error(connection, topic: dict, replication_factor: int) -> RecipeAl
     reason = topic.get("error_message") or f"{KafkaError.__name__} {code}"
     # Past check_broker_count, yet Kafka counts fewer usable brokers (one unregistered since).
     if code == InvalidReplicationFactorError.errno:
-        return ConfigError(
-            f"--replication-factor {replication_factor} needs at least {replication_factor} "
-            f"brokers; the cluster at {connection.bootstrap_servers} refused topic {name!r}: {reason}")
+        return too_few_brokers(replication_factor, connection.bootstrap_servers,
+                               f"refused topic {name!r}: {reason}")
     return BrokerError(f"could not create topic {name!r}: {reason}")
 
 

@@ -125,11 +125,16 @@ def page_records(pages: Iterable[Page]) -> Iterator[tuple[bytes, bytes]]:
 
 # -- processes -----------------------------------------------------------------
 
-def parser_args(names: Names, *extra: str) -> list[str]:
-    """The parser on the test's topics, with a fixed transactional id so restarts fence zombies."""
+def parser_args(names: Names, *extra: str, instance: int = 0) -> list[str]:
+    """The parser on the test's topics, with a fixed transactional id (one per ``instance``)
+    so restarts fence zombies."""
     return ["--input-topic", names.raw, "--output-topic", names.parsed,
             "--dead-letter-topic", names.dead, "--group", names.parser_group,
-            "--transactional-id", names.parser_group + ".0", *extra]
+            "--transactional-id", transactional_id(names, instance), *extra]
+
+
+def transactional_id(names: Names, instance: int = 0) -> str:
+    return f"{names.parser_group}.{instance}"
 
 
 def stage_settings(names: Names, **overrides) -> parse_stage.ParseSettings:
@@ -137,7 +142,7 @@ def stage_settings(names: Names, **overrides) -> parse_stage.ParseSettings:
     return parse_stage.ParseSettings(
         connection=CONNECTION, input_topic=names.raw, output_topic=names.parsed,
         dead_letter_topic=names.dead, group=names.parser_group,
-        transactional_id=names.parser_group + ".0", **overrides)
+        transactional_id=transactional_id(names), **overrides)
 
 
 # -- progress ------------------------------------------------------------------

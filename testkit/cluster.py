@@ -19,6 +19,11 @@ CLUSTER = {"KAFKA_CLUSTER": "1"}
 NODES = (1, 2, 3)
 
 
+def address(node: int) -> str:
+    """Where node ``node`` takes clients (kafka-local.sh's cluster_broker_port)."""
+    return f"localhost:{9290 + node}"
+
+
 def node_pid(node: int) -> int | None:
     status = kafka_local("status", env=CLUSTER)
     found = re.search(rf"^node{node} \(cluster\): running, pid (\d+)", status, re.M)

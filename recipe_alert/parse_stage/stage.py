@@ -56,20 +56,18 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
             try:
                 pipeline.add(batch)
                 failures = 0
-            except TransactionHung as exc:
-                failures += 1
-                if failures >= MAX_FAILURES:
-                    raise
-                pipeline.recover(exc)
-            except KafkaError as exc:
+            except (KafkaError, TransactionHung) as exc:
                 if kafka_compat.is_fenced(exc):
                     raise
                 failures += 1
-                log.warning("transaction aborted (%s: %s); retrying the batch (attempt %d)",
-                            type(exc).__name__, exc, failures)
                 if failures >= MAX_FAILURES:
                     raise BrokerError(
                         f"the same batch failed {failures} times; last error: {exc}") from exc
+                if isinstance(exc, TransactionHung):
+                    pipeline.recover(exc)
+                else:
+                    log.warning("transaction aborted (%s: %s); retrying the batch (attempt %d)",
+                                type(exc).__name__, exc, failures)
             log.debug("%s", stats.summary())
     except TopicAuthorizationFailedError as exc:
         # The consumer's (commits are inside pipeline.add): Describe lets the group join and

@@ -78,7 +78,7 @@ def test_run_stage_turns_each_error_into_its_exit_code_and_one_message(error, co
         raise error
 
     with caplog.at_level(logging.INFO, logger="recipe_alert"):
-        assert cli.run_stage(run, lambda: None) == code
+        assert cli.run_stage(run, lambda: Settings(Connection())) == code
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [str(error)]
     assert ("done: did 3 things" in caplog.text) is isinstance(error, NothingFetched)
@@ -86,7 +86,8 @@ def test_run_stage_turns_each_error_into_its_exit_code_and_one_message(error, co
 
 def test_run_stage_returns_the_stages_own_exit_code_after_its_summary(caplog):
     with caplog.at_level(logging.INFO, logger="recipe_alert"):
-        assert cli.run_stage(lambda settings, stop: Stats(exit_code=1), lambda: None) == 1
+        assert cli.run_stage(lambda settings, stop: Stats(exit_code=1),
+                             lambda: Settings(Connection())) == 1
     assert "done: did 3 things" in caplog.text
 
 

@@ -1,7 +1,9 @@
 """recipe_alert.connection: one Connection from flag, environment or default; the only maker of clients."""
 
 import argparse
+import logging
 import re
+import socket
 import ssl
 import subprocess
 
@@ -123,6 +125,38 @@ def test_a_client_key_with_the_right_password_loads_and_a_wrong_one_is_named(cli
 def test_an_unreachable_cluster_is_named_with_what_to_do():
     message = str(Connection("nowhere:9").unavailable())
     assert "nowhere:9" in message and "make kafka-up" in message and "--bootstrap-server" in message
+
+
+@pytest.fixture
+def ports():
+    """(a port that accepts connections, one where nothing listens) on 127.0.0.1."""
+    with socket.socket() as listening, socket.socket() as closed:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        yield listening.getsockname()[1], closed.getsockname()[1]
+
+
+def test_a_dead_server_in_the_bootstrap_list_is_named_while_the_others_answer(ports, caplog):
+    live, dead = ports
+    connection = Connection(f"127.0.0.1:{dead},127.0.0.1:{live},127.0.0.1")
+    assert connection.unanswered() == {f"127.0.0.1:{dead}": "Connection refused",
+                                       "127.0.0.1": "no port number"}
+    with caplog.at_level(logging.WARNING, logger="recipe_alert"):
+        connection.warn_unanswered()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"bootstrap server 127.0.0.1:{dead} did not answer (Connection refused); "
+        f"going on with 127.0.0.1:{live}",
+        f"bootstrap server 127.0.0.1 did not answer (no port number); going on with 127.0.0.1:{live}"]
+
+
+@pytest.mark.parametrize("servers", ["{dead}", "{dead},{dead}", "{live}"])
+def test_nothing_is_said_of_a_lone_server_or_when_none_answers(ports, servers, caplog):
+    # With none answering, the client's own failure to connect names the servers.
+    live, dead = (f"127.0.0.1:{port}" for port in ports)
+    with caplog.at_level(logging.WARNING, logger="recipe_alert"):
+        Connection(servers.format(live=live, dead=dead)).warn_unanswered()
+    assert caplog.records == []
 
 
 CLIENT_CLASSES = re.compile(r"\b(KafkaProducer|KafkaConsumer|KafkaAdminClient)\(")
