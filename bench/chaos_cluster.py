@@ -274,30 +274,27 @@ class Event:
     in_sync_s: float = 0.0
 
 
-def kill_and_restart(what: str, node: int, names: Names, rng: random.Random) -> Event:
+def restarted(what: str, node: int, names: Names, take_down) -> Event:
+    """``take_down(node)``, then start it again and wait until all is in sync."""
     event = Event(what, node, roles(names)[node], time.monotonic())
-    print(f"  {what}: kill -9 node {node} ({'; '.join(event.roles) or 'no role in this run'})",
-          flush=True)
-    nodes.kill(node)
-    time.sleep(rng.uniform(10, 30))  # the outage itself
+    print(f"  {what}: node {node} ({'; '.join(event.roles) or 'no role in this run'})", flush=True)
+    take_down(node)
     event.down_s = time.monotonic() - event.at
     event.restart_s = nodes.start_missing_nodes()
     event.in_sync_s = healthy([names.raw, names.parsed, names.dead])
     return event
 
 
-def rolling_restart(names: Names) -> list[Event]:
-    events = []
-    for node in nodes.NODES:
-        event = Event("rolling restart", node, roles(names)[node], time.monotonic())
-        print(f"  rolling restart: node {node} ({'; '.join(event.roles) or 'no role'})", flush=True)
-        nodes.kill(node, signal.SIGTERM)
-        wait_for(lambda: nodes.node_pid(node) is None, 120, f"node {node} to stop")
-        event.down_s = time.monotonic() - event.at
-        event.restart_s = nodes.start_missing_nodes()
-        event.in_sync_s = healthy([names.raw, names.parsed, names.dead])
-        events.append(event)
-    return events
+def killed_for_a_while(rng: random.Random):
+    def take_down(node: int) -> None:
+        nodes.kill(node)
+        time.sleep(rng.uniform(10, 30))  # the outage itself
+    return take_down
+
+
+def stopped(node: int) -> None:
+    nodes.kill(node, signal.SIGTERM)
+    wait_for(lambda: nodes.node_pid(node) is None, 120, f"node {node} to stop")
 
 
 # -- part 1 ---------------------------------------------------------------------------------
@@ -352,13 +349,14 @@ def failover(args, names: Names, pages: Path, log_dir: Path) -> bool:
     try:
         wait_for(lambda: chaos.committed(names.parser_group, names.raw) > 0, 180,
                  "the parser's first commit")
+        kill = killed_for_a_while(rng)
         leader = admin_call(lambda a: nodes.leader_of_most(a, names.raw))
-        events.append(kill_and_restart("leader of most raw partitions", leader, names, rng))
+        events.append(restarted("kill -9 the leader of most raw partitions", leader, names, kill))
         coordinator = admin_call(lambda a: nodes.transaction_coordinator(a, chaos.transactional_id(names)))
-        events.append(kill_and_restart("transaction coordinator", coordinator, names, rng))
+        events.append(restarted("kill -9 the transaction coordinator", coordinator, names, kill))
         coordinator = admin_call(lambda a: nodes.group_coordinator(a, names.parser_group))
-        events.append(kill_and_restart("group coordinator", coordinator, names, rng))
-        events += rolling_restart(names)
+        events.append(restarted("kill -9 the group coordinator", coordinator, names, kill))
+        events += [restarted("rolling restart", node, names, stopped) for node in nodes.NODES]
         loader.join()
         total = chaos.records_on(names.raw)
         wait_for(lambda: chaos.committed(names.parser_group, names.raw) >= total, CATCH_UP_S,
@@ -374,14 +372,16 @@ def failover(args, names: Names, pages: Path, log_dir: Path) -> bool:
         parser.stop()
         notifier.stop()
     elapsed = time.monotonic() - started
-    return failover_report(names, events, sampler, producer, parser, notifier, elapsed)
+    pages_in = sum(1 for directory in dirs for _ in directory.glob("*.html"))
+    return failover_report(names, pages_in, expected, events, sampler, producer, parser, notifier,
+                           elapsed)
 
 
-def failover_report(names, events, sampler, producer, parser, notifier, elapsed) -> bool:
+def failover_report(names, pages_in, expected, events, sampler, producer, parser, notifier,
+                    elapsed) -> bool:
     result = chaos.tally(names)
     keys = chaos.key_counts(names.raw)
     raw_duplicates = sum(n - 1 for n in keys.values())
-    expected = alerts_expected(names)
     printed = alerts_printed(notifier)
     alert_dups = sum(n - 1 for n in printed.values())
     alerts_missing = len(expected - printed.keys())
@@ -393,11 +393,11 @@ def failover_report(names, events, sampler, producer, parser, notifier, elapsed)
     print(f"  parse stage: {result.figures()}")
     print(f"  alerts: expected {len(expected)}, printed {sum(printed.values())}, duplicated "
           f"{alert_dups}, missing {alerts_missing}")
-    print("  event                          node  down s  back s  in sync s  resumed: producer / parser / notifier")
+    print(f"  {'event':<42} node  down s  back s  in sync s  resumed: producer / parser / notifier")
     for e in events:
         resumed = " / ".join(_seconds(sampler.tracks[t].resumed_after(e.at))
                              for t in ("producer", "parser", "notifier"))
-        print(f"  {e.what:<30} {e.node:>4}  {e.down_s:>6.1f}  {e.restart_s:>6.1f}  {e.in_sync_s:>9.1f}  "
+        print(f"  {e.what:<42} {e.node:>4}  {e.down_s:>6.1f}  {e.restart_s:>6.1f}  {e.in_sync_s:>9.1f}  "
               f"{resumed}")
     for name, track in sampler.tracks.items():
         print(f"  longest pause with work waiting, {name}: {track.longest_pause:.1f} s")
@@ -407,7 +407,7 @@ def failover_report(names, events, sampler, producer, parser, notifier, elapsed)
               f"{stage.peak_rss / MB:.0f} MB; " + ("; ".join(stage.exits) or "no exit but the last SIGTERM"))
     if sampler.errors:
         print(f"  ({sampler.errors} progress samples failed and were skipped)")
-    ok = (result.exact and result.records_in == sum(keys.values()) and not alert_dups
+    ok = (result.exact and result.records_in == len(keys) == pages_in and not alert_dups
           and not alerts_missing and not any(producer.exit_codes)
           and not any(stage.exits for stage in stages))
     return ok

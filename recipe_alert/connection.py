@@ -31,6 +31,7 @@ from .errors import AuthenticationFailed, BrokerUnavailable, ConfigError, NotAut
 log = logging.getLogger(__name__)
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
+DEFAULT_KAFKA_PORT = 9092
 BOOTSTRAP_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 COMMAND_CONFIG_ENV = "KAFKA_COMMAND_CONFIG"
 # Secrets come from the environment or the file, never a flag: flags show in `ps` and shell history.
@@ -221,11 +222,13 @@ class Connection:
         so a dead broker in the list would otherwise go unnoticed.
         """
         def why_not(server: str) -> str | None:
-            host, _, port = server.rpartition(":")
+            host, colon, port = server.rpartition(":")
+            if not colon:  # kafka-python's default port too
+                host, port = server, str(DEFAULT_KAFKA_PORT)
             try:
                 socket.create_connection((host.strip("[]"), int(port)), PROBE_TIMEOUT_S).close()
             except ValueError:
-                return "no port number"
+                return f"port {port!r} is not a number"
             except OSError as exc:
                 return exc.strerror or str(exc)  # timeouts have no strerror
             return None

@@ -139,15 +139,24 @@ def ports():
 
 def test_a_dead_server_in_the_bootstrap_list_is_named_while_the_others_answer(ports, caplog):
     live, dead = ports
-    connection = Connection(f"127.0.0.1:{dead},127.0.0.1:{live},127.0.0.1")
+    connection = Connection(f"127.0.0.1:{dead},127.0.0.1:{live},127.0.0.1:x")
     assert connection.unanswered() == {f"127.0.0.1:{dead}": "Connection refused",
-                                       "127.0.0.1": "no port number"}
+                                       "127.0.0.1:x": "port 'x' is not a number"}
     with caplog.at_level(logging.WARNING, logger="recipe_alert"):
         connection.warn_unanswered()
     assert [r.getMessage() for r in caplog.records] == [
         f"bootstrap server 127.0.0.1:{dead} did not answer (Connection refused); "
         f"going on with 127.0.0.1:{live}",
-        f"bootstrap server 127.0.0.1 did not answer (no port number); going on with 127.0.0.1:{live}"]
+        f"bootstrap server 127.0.0.1:x did not answer (port 'x' is not a number); "
+        f"going on with 127.0.0.1:{live}"]
+
+
+def test_a_server_without_a_port_is_tried_at_kafkas_default_port(monkeypatch):
+    tried = []
+    monkeypatch.setattr("socket.create_connection", lambda address, timeout: tried.append(address)
+                        or socket.socket())
+    assert Connection("kafka1,kafka2:9093").unanswered() == {}
+    assert sorted(tried) == [("kafka1", 9092), ("kafka2", 9093)]
 
 
 @pytest.mark.parametrize("servers", ["{dead}", "{dead},{dead}", "{live}"])
