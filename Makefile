@@ -84,7 +84,7 @@ test-cluster: venv kafka-cluster-up
 bench-parse: .venv-bench/.installed
 	.venv-bench/bin/python -m bench.bench_parse
 
-bench: venv kafka-up
+bench: venv .venv-bench/.installed kafka-up
 	$(PY) -m bench.bench_pipeline
 
 bench-secure: venv kafka-up

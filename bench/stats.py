@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 MB = 1e6
@@ -68,14 +68,14 @@ def summarize(values: Sequence[float]) -> Latency:
                    max(values) if values else math.nan)
 
 
-def alert_latencies_ms(alerts: Iterable[dict], wanted: set[str]) -> tuple[list[float], int]:
-    """(alerted_ms - produced_ms for each wanted URL's first alert, how many wanted never alerted)."""
+def alert_latencies_ms(alerts: Iterable[dict], sent_ms: Mapping[str, float]) -> tuple[list[float], int]:
+    """(alerted_ms - the send time of each sent URL's first alert, how many sent never alerted)."""
     first = {}
     for alert in alerts:
         url = alert.get("url")
-        if url in wanted and url not in first and alert.get("produced_ms") is not None:
-            first[url] = alert["alerted_ms"] - alert["produced_ms"]
-    return list(first.values()), len(wanted) - len(first)
+        if url in sent_ms and url not in first:
+            first[url] = alert["alerted_ms"] - sent_ms[url]
+    return list(first.values()), len(sent_ms) - len(first)
 
 
 class CatchUp:

@@ -58,8 +58,8 @@ def absent(message: str, required_by: str | None = None) -> NoReturn:
     pytest.skip(message)
 
 
-def script_command(script: str, *args: str) -> list[str]:
-    return [sys.executable, str(ROOT / script), *args]
+def script_command(script: str, *args: str, python: str | None = None) -> list[str]:
+    return [python or sys.executable, str(ROOT / script), *args]
 
 
 def script_env(extra: dict[str, str] | None = None) -> dict[str, str]:

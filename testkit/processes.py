@@ -78,12 +78,12 @@ class Script:
 
     @classmethod
     def start(cls, script: str, *args: str, log_dir: Path, name: str | None = None,
-              env: dict[str, str] | None = None) -> "Script":
+              env: dict[str, str] | None = None, python: str | None = None) -> "Script":
         log_dir.mkdir(parents=True, exist_ok=True)
         stem = f"{Path(script).stem}.{time.monotonic_ns()}"
         out_path, err_path = log_dir / f"{stem}.out", log_dir / f"{stem}.err"
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen(script_command(script, *args), cwd=ROOT, env=script_env(env),
+            proc = subprocess.Popen(script_command(script, *args, python=python), cwd=ROOT, env=script_env(env),
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         started = cls(name or script, proc, out_path, err_path, time.monotonic())
         threading.Thread(target=started._sample_until_exit, daemon=True).start()
