@@ -392,6 +392,11 @@ class Connection:
             enable_auto_commit=False,
             auto_offset_reset="earliest" if from_beginning else "latest",
             isolation_level="read_committed",
+            # A fetch waiting for data is not always answered when a transaction
+            # commits; the records then wait it out. 500 ms (the default) put
+            # the notifier's p99 at 15 ms and end-to-end alerts' at 120 ms; 50
+            # ms at 3 and 90, for one fetch per partition leader every 50 ms when idle.
+            fetch_max_wait_ms=50,
         ), overrides)
         with self._connecting():
             consumer = KafkaConsumer(**config)

@@ -20,6 +20,8 @@ pipeline.
 | ``end_failed_transaction`` | after a failed transaction the producer keeps a stale sequence number | ``integration/test_kafka_compat.py::test_after_a_refused_record_the_next_transaction_commits`` |
 | ``oversized`` | one record the broker refuses breaks the idempotent producer for the next ones | ``integration/test_kafka_compat.py::test_one_refused_record_breaks_the_idempotent_producer_for_the_next_ones``, ``integration/test_exactly_once.py::test_the_producer_reports_a_page_the_broker_refuses_and_delivers_the_rest`` |
 | ``connection_failures`` | every failure to connect (wrong password, untrusted certificate, TLS against a plaintext port) raises the same "Unable to bootstrap"; the cause is only logged | ``unit/test_connection_failures.py`` |
+| ``read_large_chunks`` | ``sock_chunk_bytes`` is ignored: every socket read takes 4 KB, about 100 reads of a 400 KB page, which cost the parse stage a quarter of its CPU | ``unit/test_kafka_compat.py`` |
+| ``retry_transactions_promptly`` | a retried transactional request waits the producer's ``retry_backoff_ms``, not its own: a transaction right after another often waits 100 ms | ``integration/test_kafka_compat.py::test_a_transaction_right_after_another_is_retried_within_milliseconds`` |
 | ``Backlog`` | no ``buffer_memory``: unsent records are buffered without bound | ``unit/test_kafka_compat.py``, ``integration/test_zz_broker_restart.py`` (peak RSS) |
 
 One more fault has no code of its own: kafka-python 3.0 starts a join over
@@ -33,12 +35,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 import threading
 import time
 
 from kafka import TopicPartition, codec
 from kafka.errors import (FencedInstanceIdError, InvalidProducerEpochError, KafkaConnectionError,
                           KafkaTimeoutError, ProducerFencedError)
+from kafka.net.transport import KafkaSSLTransport, KafkaTCPTransport
+from kafka.producer.transaction_manager import AddPartitionsToTxnHandler, TxnRequestHandler
 from kafka.structs import ConsumerGroupMetadata, MemberState
 
 from .errors import TransactionHung
@@ -227,6 +232,90 @@ def end_failed_transaction(producer, deadline: float) -> None:
     finally:
         producer.close(timeout=10)
 
+
+READ_BYTES = 256 * 1024  # per socket read: a fetch of 1 MB pages takes a few, not hundreds
+
+
+def _read_until_it_would_block(would_block: tuple[type[BaseException], ...]):
+    transport_log = logging.getLogger("kafka.net.transport")  # where its own reads log
+
+    def _sock_recv(self):
+        chunks, err = [], None
+        while True:
+            try:
+                data = self._sock.recv(READ_BYTES)
+            except would_block:
+                break
+            except BaseException as exc:  # as kafka-python's own: the connection is closed
+                transport_log.error("%s: error receiving network data, closing socket: %r", self, exc)
+                err = KafkaConnectionError(exc)
+                break
+            if not data:
+                transport_log.error("%s: socket disconnected", self)
+                err = KafkaConnectionError("socket disconnected")
+                break
+            chunks.append(data)
+        return b"".join(chunks), err
+    return _sock_recv
+
+
+def read_large_chunks() -> None:
+    """Socket reads of READ_BYTES rather than 4 KB, for plaintext and TLS connections alike.
+
+    Fault: kafka-python 3.0.12 documents ``sock_chunk_bytes`` but its
+    transports ignore it and read 4096 bytes at a time; a 400 KB page costs
+    about 100 reads, each a Python call, a bytes object and a join. Applied
+    once, when this module is imported; a release without ``_sock_recv``
+    keeps its own.
+    """
+    for transport, would_block in (
+            (KafkaTCPTransport, (BlockingIOError, InterruptedError)),
+            (KafkaSSLTransport, (BlockingIOError, InterruptedError,
+                                 ssl.SSLWantReadError, ssl.SSLWantWriteError))):
+        if "_sock_recv" in vars(transport):
+            transport._sock_recv = _read_until_it_would_block(would_block)
+
+
+read_large_chunks()
+
+
+# A transaction's first AddPartitionsToTxn is refused while the previous
+# transaction's markers are still being written, a few ms on a healthy broker.
+FIRST_CONCURRENT_RETRY_MS = 2
+
+
+def _retry_at_own_backoff(self) -> bool:
+    if not self._is_retry:
+        return False
+    own = self.retry_backoff_ms
+    if isinstance(self, AddPartitionsToTxnHandler):
+        # From FIRST_CONCURRENT_RETRY_MS, doubling up to its own backoff, so
+        # that a previous transaction stuck completing is not hammered.
+        retries = getattr(self, "_compat_retries", 0)
+        self._compat_retries = retries + 1
+        own = min(own, FIRST_CONCURRENT_RETRY_MS * 2 ** retries)
+    time.sleep(own / 1000)
+    return False  # slept here: the sender would sleep the producer's whole retry_backoff_ms
+
+
+def retry_transactions_promptly() -> None:
+    """A retried transactional request waits its own backoff, not the producer's.
+
+    Fault: the sender sleeps the producer's ``retry_backoff_ms`` before every
+    retried transactional request and ignores the request's own. The first
+    AddPartitionsToTxn of a transaction, refused with CONCURRENT_TRANSACTIONS
+    while the one before it completes, sets its own to at most 20 ms (as
+    Java's client does), but waits the full 100 ms by default: every
+    transaction after another took over 100 ms. Here the sender's question
+    "is it a retry?" sleeps the request's own backoff and answers no. For that
+    first AddPartitionsToTxn, retries start at FIRST_CONCURRENT_RETRY_MS and
+    double: one transaction of one record took 33 ms at 20 ms, 13 ms here.
+    """
+    if isinstance(vars(TxnRequestHandler).get("is_retry"), property):
+        TxnRequestHandler.is_retry = property(_retry_at_own_backoff)
+
+
+retry_transactions_promptly()
 
 FRAMING_BYTES = 2048  # batch header, key and headers around a page's bytes: an upper bound
 

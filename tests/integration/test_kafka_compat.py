@@ -9,10 +9,12 @@ import contextlib
 import logging
 import os
 import random
+import threading
 import time
 
 import pytest
 from kafka.errors import KafkaError
+from kafka.producer.transaction_manager import TxnRequestHandler
 
 from recipe_alert import kafka_compat
 from recipe_alert.connection import MAX_RECORD_BYTES
@@ -166,3 +168,39 @@ def test_a_transaction_the_broker_never_answers_ends_at_its_deadline(names):
     finally:
         producer.close(timeout=5)
     assert 2 <= waited < 6
+
+
+@pytest.mark.parametrize("workaround", [True, False], ids=["with", "without"])
+def test_a_transaction_right_after_another_is_retried_within_milliseconds(names, monkeypatch,
+                                                                           workaround):
+    """The next transaction's AddPartitionsToTxn, refused while the last one completes, is retried soon.
+
+    kafka-python sleeps the producer's retry_backoff_ms (here 1 s) instead.
+    """
+    create_topic(names.parsed, 1)
+    if not workaround:
+        monkeypatch.setattr(TxnRequestHandler, "is_retry", property(lambda handler: handler._is_retry))
+    sender_sleeps, sleep = [], time.sleep
+
+    def recorded(seconds):
+        if threading.current_thread() is not threading.main_thread():
+            sender_sleeps.append(seconds)
+        sleep(seconds)
+
+    producer = CONNECTION.producer(transactional_id=names.parser_group, retry_backoff_ms=1000)
+    try:
+        producer.init_transactions()
+        monkeypatch.setattr(time, "sleep", recorded)
+        deadline = time.monotonic() + 60
+        while not sender_sleeps and time.monotonic() < deadline:
+            producer.begin_transaction()
+            producer.send(names.parsed, b"a page").get(10)
+            producer.commit_transaction()
+        assert sender_sleeps, "no transaction was refused while the one before it completed"
+        if workaround:
+            assert max(sender_sleeps) <= 0.02
+        else:
+            assert 1.0 in sender_sleeps
+    finally:
+        monkeypatch.undo()
+        producer.close(timeout=10)

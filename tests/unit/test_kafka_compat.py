@@ -5,11 +5,13 @@ broker in tests/integration/test_kafka_compat.py.
 """
 
 import random
+import socket
 import threading
 import time
 
 import pytest
-from kafka.errors import KafkaError, ProducerFencedError
+from kafka.errors import KafkaConnectionError, KafkaError, ProducerFencedError
+from kafka.net.transport import KafkaTCPTransport
 from kafka.producer.transaction_manager import TransactionalRequestResult
 from kafka.structs import MemberState
 
@@ -133,3 +135,41 @@ def test_past_dead_brokers_asks_again_until_a_live_broker_answers_then_gives_up(
 
     with pytest.raises(KafkaConnectionError):
         kafka_compat.past_dead_brokers(refused, timeout_s=0)
+
+
+class CountingSocket(socket.socket):
+    reads = 0
+
+    def recv(self, size):
+        self.reads += 1
+        return super().recv(size)
+
+
+@pytest.fixture
+def transport_on_a_socket_pair():
+    """A plaintext transport reading one end of a local socket pair; the test writes the other."""
+    ours, theirs = socket.socketpair()
+    reading = CountingSocket(fileno=ours.detach())
+    reading.setblocking(False)
+    transport = KafkaTCPTransport(net=None, sock=reading)  # only its read loop is under test
+    yield transport, theirs
+    reading.close()
+    theirs.close()
+
+
+def test_a_socket_read_takes_what_is_there_not_4_kb_at_a_time(transport_on_a_socket_pair):
+    transport, theirs = transport_on_a_socket_pair
+    payload = random.randbytes(100_000)
+    theirs.sendall(payload)
+    data, err = transport._sock_recv()
+    assert (data, err) == (payload, None)
+    assert transport._sock.reads <= 3  # kafka-python's own loop: 26 reads of 4 KB
+
+
+def test_a_socket_closed_by_its_peer_is_reported_after_its_last_bytes(transport_on_a_socket_pair):
+    transport, theirs = transport_on_a_socket_pair
+    theirs.sendall(b"last words")
+    theirs.close()
+    data, err = transport._sock_recv()
+    assert isinstance(err, KafkaConnectionError)
+    assert data == b"last words"
