@@ -307,15 +307,17 @@ def retry_transactions_promptly() -> None:
     while the one before it completes, sets its own to at most 20 ms (as
     Java's client does), but waits the full 100 ms by default: every
     transaction after another took over 100 ms. Here the sender's question
-    "is it a retry?" sleeps the request's own backoff and answers no. For that
-    first AddPartitionsToTxn, retries start at FIRST_CONCURRENT_RETRY_MS and
-    double: one transaction of one record took 33 ms at 20 ms, 13 ms here.
+    "is it a retry?" sleeps the request's own backoff and answers no. An
+    AddPartitionsToTxn is retried from FIRST_CONCURRENT_RETRY_MS, doubling:
+    one-record transactions, p90, 108.7 -> 11 ms at the default backoff, 30 ->
+    10 ms at the parse stage's 20 ms.
     """
     if isinstance(vars(TxnRequestHandler).get("is_retry"), property):
         TxnRequestHandler.is_retry = property(_retry_at_own_backoff)
 
 
 retry_transactions_promptly()
+
 
 FRAMING_BYTES = 2048  # batch header, key and headers around a page's bytes: an upper bound
 
