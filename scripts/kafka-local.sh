@@ -357,8 +357,13 @@ clear_stale_zk_registration() {
         "${JAVA_CMD[@]}" >"$(run_dir zk)/logs/zookeeper-shell.out" 2>&1 9>&- || true
 }
 
-# A cluster or directory id, as StorageTool random-uuid makes one.
-new_uuid() { "$PYTHON" -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))'; }
+# A cluster or directory id, as StorageTool random-uuid makes one: never starting with
+# "-", which StorageTool's argument parser would take for a flag (1 id in 64; failed CI).
+new_uuid() {
+    "$PYTHON" -c 'import base64, uuid
+while (u := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(u)'
+}
 
 format_kraft_storage() {
     local run cluster_id
