@@ -48,9 +48,10 @@ def build_parser():
     parser.add_argument("--from-beginning", action=argparse.BooleanOptionalAction, default=True,
                         help="where a new group starts: the earliest page (default) "
                              "or, with --no-from-beginning, only new pages")
-    parser.add_argument("--batch-size", type=cli.positive_int, default=50,
+    defaults = parse_stage.ParseSettings
+    parser.add_argument("--batch-size", type=cli.positive_int, default=defaults.batch_size,
                         help="most pages per poll and per transaction")
-    parser.add_argument("--workers", type=cli.non_negative_int, default=1, metavar="N",
+    parser.add_argument("--workers", type=cli.non_negative_int, default=defaults.workers, metavar="N",
                         help="worker processes that parse pages while this one reads and "
                              "commits (it parses too rather than wait); 0 parses here only. "
                              "To use more cores or machines, run more instances in the group")

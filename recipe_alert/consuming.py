@@ -38,22 +38,23 @@ class AssignmentLog(ConsumerRebalanceListener):
 
 
 def batches(consumer, stop, timeout_ms: int | None, poll_ms: int = 200,
-            busy: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+            held: Callable[[], int | None] = lambda: None) -> Iterator[dict]:
     """Polled batches until ``stop``, or until idle for ``timeout_ms``.
 
     The idle clock runs only while partitions are assigned and the group is
     not rebalancing, so a slow join does not count as "nothing to consume".
-    While ``busy()`` (the caller holds work it finishes on an empty batch),
-    polls don't wait, empty batches are yielded too, and a stop waits until
-    that work is done.
+    While the caller holds work it goes on with on an empty batch, ``held()``
+    says how long a poll may wait before that work needs the caller again
+    (None: no work held); empty batches are yielded too, and a stop waits
+    until that work is done.
     """
     idle_since = None
     while True:
-        working = busy()
-        if stop and not working:
+        wait_ms = held()
+        if stop and wait_ms is None:
             return
-        batch = {} if stop else consumer.poll(timeout_ms=0 if working else poll_ms)
-        if batch or working:
+        batch = {} if stop else consumer.poll(timeout_ms=poll_ms if wait_ms is None else wait_ms)
+        if batch or wait_ms is not None:
             idle_since = None
             yield batch
         elif (timeout_ms is None or not consumer.assignment()

@@ -18,6 +18,11 @@ from .workers import InFlight, Parsers, collect
 
 log = logging.getLogger(__name__)
 
+# How long a poll may wait while a worker parses the batch in hand: pages
+# that come meanwhile are handed on at once, and the batch is committed
+# within this of its last page parsed.
+WAIT_MS = 2
+
 
 class Pipeline:
     def __init__(self, settings: ParseSettings, consumer, txns: Transactions, parsers: Parsers,
@@ -27,12 +32,22 @@ class Pipeline:
         self.pending: InFlight | None = None
         self.rewound = {}  # partition -> offset of the last read_again
 
-    def busy(self) -> bool:
-        return self.pending is not None
+    def held(self) -> int | None:
+        """None with no batch in hand; else how long a poll may wait before the batch needs
+        this process: 0 once it is parsed or has a chunk no worker has started."""
+        if self.pending is None:
+            return None
+        return 0 if self.pending.needs_this_process() else WAIT_MS
 
     def add(self, batch: dict) -> None:
-        """Start parsing a polled batch (which may be empty), then commit the one before it."""
-        records = [record for partition_records in batch.values() for record in partition_records]
+        """Hand a polled batch to the parsers, then commit the one before it.
+
+        An empty batch (nothing new came) goes on with the batch in hand: a
+        chunk of it parsed here, or its commit once it is parsed. Committing
+        only then, not at once, lets pages that come meanwhile be parsed
+        while it commits.
+        """
+        entries = [entry for partition_entries in batch.values() for entry in partition_entries]
         owner = kafka_compat.settled_membership(self.consumer)
         previous, self.pending = self.pending, None
         if owner is None or (previous is not None and previous.owner != owner):
@@ -41,11 +56,16 @@ class Pipeline:
             # ours is read again from the first uncommitted page. With no work
             # in hand the next polls wait, which the join needs: kafka-python
             # 3.0 starts it over if it completes between two polls.
-            unread = self.read_again(records, previous)
+            unread = self.read_again(entries, previous)
             if unread:
-                log.info("the group is rebalancing; dropped %d uncommitted page(s)", unread)
+                log.info("the group is rebalancing; dropped %d uncommitted polled entries", unread)
             return
-        current = self.parsers.submit(records, owner) if records else None
+        if not entries and previous is not None and not self.stop \
+                and not previous.advance(self.parsers.parse):
+            self.pending = previous
+            return
+        current = self.parsers.submit(entries, owner, self.settings.batch_time_budget_s) \
+            if entries else None
         if previous is None or self.commit(previous, behind=current):
             self.pending = current
 
@@ -55,12 +75,12 @@ class Pipeline:
         Returns whether all of it was committed. If not, the rest and the batch
         ``behind`` it are dropped and read again; on an error, then it raises.
         """
-        outputs = collect(self.parsers, batch, self.settings, self.stop)
+        outputs, spanned = collect(self.parsers, batch, self.settings, self.stop)
         published: list[Output] = []
         try:
             commit_outputs(self.txns, batch.owner, outputs, published)
         finally:
-            unpublished = batch.records[len(published):]
+            unpublished = [out.source for out in outputs[len(published):]] + batch.entries[spanned:]
             if unpublished:
                 self.read_again(unpublished, behind)
             self.stats.consumed += len(published)
@@ -68,16 +88,17 @@ class Pipeline:
             self.stats.dead_lettered += sum(not out.parsed for out in published)
         return not unpublished
 
-    def read_again(self, records: list, dropped: InFlight | None) -> int:
-        """Have the next poll return ``records`` and the pages of ``dropped``, whose parsing stops.
+    def read_again(self, entries: list, dropped: InFlight | None) -> int:
+        """Have the next poll return ``entries`` (records or record batches) and those of
+        ``dropped``, whose parsing stops.
 
-        Returns how many pages will be read again.
+        Returns how many entries will be read again.
         """
         if dropped is not None:
             dropped.drop()
-            records = records + dropped.records
-        self.rewound = rewind(self.consumer, records)
-        return len(records)
+            entries = entries + dropped.entries
+        self.rewound = rewind(self.consumer, entries)
+        return len(entries)
 
     def recover(self, hung: TransactionHung) -> None:
         """Go on after a transaction whose outcome we never heard (its coordinator died, say).

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from kafka import TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from ..kafka_compat import RecordBatch
 from .settings import ParseSettings
 
 REASON_LIMIT = 500  # bytes of error text kept in a dead-letter header
@@ -63,15 +64,17 @@ def next_offsets(outputs: list[Output]) -> dict[TopicPartition, OffsetAndMetadat
     return offsets
 
 
-def rewind(consumer, records) -> dict[TopicPartition, int]:
-    """Make the next poll return ``records`` again (their partitions from the earliest one).
+def rewind(consumer, entries) -> dict[TopicPartition, int]:
+    """Make the next poll return ``entries`` (records or record batches) again, their
+    partitions from the earliest one.
 
     Returns the offset each partition was rewound to.
     """
     first = {}
-    for record in records:
-        tp = TopicPartition(record.topic, record.partition)
-        first[tp] = min(first.get(tp, record.offset), record.offset)
+    for entry in entries:
+        tp = TopicPartition(entry.topic, entry.partition)
+        offset = entry.first_offset if isinstance(entry, RecordBatch) else entry.offset
+        first[tp] = min(first.get(tp, offset), offset)
     assigned = consumer.assignment()
     for tp, offset in first.items():
         if tp in assigned:  # a partition lost to a rebalance is re-read by its new owner

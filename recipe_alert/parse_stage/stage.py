@@ -42,6 +42,7 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
         max_partition_fetch_bytes=settings.max_partition_fetch_bytes,
         fetch_max_bytes=4 * settings.max_partition_fetch_bytes,
     )
+    kafka_compat.hand_on_undecoded(consumer)  # the workers decompress and decode pages
     stats = ParseStats()
     txns = Transactions(settings, stats)
     pipeline = Pipeline(settings, consumer, txns, parsers, stats, stop)
@@ -52,7 +53,7 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
                  settings.dead_letter_topic, settings.group, settings.transactional_id,
                  settings.workers)
         failures = 0
-        for batch in batches(consumer, stop, settings.timeout_ms, busy=pipeline.busy):
+        for batch in batches(consumer, stop, settings.timeout_ms, held=pipeline.held):
             try:
                 pipeline.add(batch)
                 failures = 0

@@ -1,7 +1,10 @@
 """The worker processes that parse pages, and a batch's results gathered within its budget.
 
-The main process parses too, whenever it would otherwise wait: it takes the
-chunks no worker has started, from the end of the batch.
+A batch is a list of polled entries: record batches as the broker sent them
+(``kafka_compat.RecordBatch``), which a worker decompresses and decodes into
+records before parsing them, or records already decoded. The main process
+parses too, whenever it would otherwise wait: it takes the chunks no worker
+has started, from the end of the batch.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from kafka.structs import ConsumerGroupMetadata
 
 from ..errors import NotARecipe, ParserCrashed
+from ..kafka_compat import records_of
 from ..parser import scrape_html
 from .records import Output, to_output
 from .settings import ParseSettings
@@ -37,14 +41,21 @@ def parse_page(value: bytes | None, key: bytes | None) -> tuple[str | None, byte
     return recipe["url"], json.dumps(recipe, ensure_ascii=False).encode("utf-8")
 
 
-def parse_each(parse: Callable, pages: list[tuple[bytes | None, bytes | None]]) -> list:
-    """``parse`` on each (value, key): its result, or the NotARecipe it raised. Runs in a worker."""
+def parse_each(parse: Callable, entries: list) -> list[list[tuple]]:
+    """Each entry's records, decoded, as (record, result): ``parse(value, key)`` or the NotARecipe it raised.
+
+    Runs in a worker. A parsed record comes back without its page, which
+    only a dead letter needs.
+    """
     results = []
-    for value, key in pages:
-        try:
-            results.append(parse(value, key))
-        except NotARecipe as exc:
-            results.append(exc)
+    for entry in entries:
+        parsed = []
+        for record in records_of(entry):
+            try:
+                parsed.append((record._replace(value=None), parse(record.value, record.key)))
+            except NotARecipe as exc:
+                parsed.append((record, exc))
+        results.append(parsed)
     return results
 
 
@@ -66,9 +77,10 @@ def _exit_with(parent_sentinel: int) -> None:
 class Parsers:
     """Pages parsed by worker processes, and by this one whenever it would otherwise wait."""
 
-    # Pages per task. Tasks are handed over by threads of this process, which
-    # wait for the GIL while the main thread decodes fetches: a task per page
-    # starves the workers, a large task leaves this process nothing to take.
+    # Entries (mostly one page each) per task. Tasks are handed over by
+    # threads of this process, which wait for the GIL while the main thread
+    # polls: a task per page starves the workers, a large task leaves this
+    # process nothing to take.
     CHUNK = 4
 
     def __init__(self, workers: int, parse: Callable = parse_page):
@@ -85,15 +97,15 @@ class Parsers:
             pool.submit(int)  # start the workers now, while the consumer joins its group
         return pool
 
-    def submit(self, records: list, owner: ConsumerGroupMetadata) -> InFlight:
-        chunks = [[(r.value, r.key) for r in records[i:i + self.CHUNK]]
-                  for i in range(0, len(records), self.CHUNK)]
+    def submit(self, entries: list, owner: ConsumerGroupMetadata, budget_s: float) -> InFlight:
+        """Start parsing ``entries``: their results are collected until ``budget_s`` from now."""
+        chunks = [entries[i:i + self.CHUNK] for i in range(0, len(entries), self.CHUNK)]
         futures = [self.pool.submit(parse_each, self.parse, chunk) if self.pool else Future()
                    for chunk in chunks]
-        return InFlight(records, futures, chunks, owner)
+        return InFlight(entries, futures, chunks, owner, time.monotonic() + budget_s)
 
-    def result(self, batch: InFlight, index: int, deadline: float | None):
-        """Record ``index``'s result, (url, json) or its NotARecipe, by ``deadline`` (None: no limit).
+    def result(self, batch: InFlight, index: int, deadline: float | None) -> list[tuple]:
+        """Entry ``index``'s records and results (see ``parse_each``), by ``deadline`` (None: no limit).
 
         Raises TimeoutError, or BrokenProcessPool if a worker died.
         """
@@ -104,16 +116,19 @@ class Parsers:
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         return batch.futures[wanted].result(timeout)[index % self.CHUNK]
 
-    def alone(self, record):
-        """Parse ``record`` in a worker with nothing else in flight, so a worker's death names its page."""
-        page = [(record.value, record.key)]
+    def alone(self, entry) -> list[tuple]:
+        """Parse each record of ``entry`` in a worker with nothing else in flight, so a
+        worker's death names its page."""
+        return [self._alone(record) for record in records_of(entry)]
+
+    def _alone(self, record) -> tuple:
         for _ in range(2):
             try:
-                return self.pool.submit(parse_each, self.parse, page).result()[0]
+                return self.pool.submit(parse_each, self.parse, [record]).result()[0][0]
             except BrokenProcessPool:  # broken before (the first pass) or by this page
                 self.restart()
-        return ParserCrashed("the parser process died on this page "
-                             "(out of memory, or a crash in a C extension)")
+        return record, ParserCrashed("the parser process died on this page "
+                                     "(out of memory, or a crash in a C extension)")
 
     def restart(self) -> None:
         if self.pool:
@@ -129,10 +144,11 @@ class Parsers:
 class InFlight:
     """A polled batch, in chunks that workers parse in order while this process takes from the end."""
 
-    records: list
-    futures: list[Future]  # one per chunk: the list of its pages' results
-    chunks: list[list[tuple[bytes | None, bytes | None]]]
+    entries: list  # as polled: RecordBatch or record
+    futures: list[Future]  # one per chunk: parse_each of its entries
+    chunks: list[list]
     owner: ConsumerGroupMetadata  # the membership it was polled under (kafka_compat.settled_membership)
+    deadline: float  # of its parsing budget: what is parsed by then is committed, the rest read again
 
     def take(self, wanted: int, parse: Callable) -> bool:
         """Parse here a chunk no worker has started: ``wanted``, else the last one after it."""
@@ -147,36 +163,51 @@ class InFlight:
                 return False  # a worker has it, and so the chunks before it
         return False
 
+    def finished(self) -> bool:
+        return all(future.done() for future in self.futures) or time.monotonic() >= self.deadline
+
+    def needs_this_process(self) -> bool:
+        """Whether it is finished, or has a chunk no worker has started."""
+        return self.finished() or any(not f.done() and not f.running() for f in self.futures)
+
+    def advance(self, parse: Callable) -> bool:
+        """Parse here the last chunk no worker has started, if any; whether it is finished then."""
+        unfinished = [i for i, future in enumerate(self.futures) if not future.done()]
+        if unfinished:
+            self.take(unfinished[-1], parse)
+        return self.finished()
+
     def drop(self) -> None:
         for future in self.futures:
             future.cancel()
 
 
-def collect(parsers: Parsers, batch: InFlight, settings: ParseSettings, stop) -> list[Output]:
-    """Outputs for a prefix of the batch: the first page always, then pages parsed in the budget.
+def collect(parsers: Parsers, batch: InFlight, settings: ParseSettings, stop) -> tuple[list[Output], int]:
+    """Outputs for a prefix of the batch, and how many entries it spans: the first entry
+    always, then entries parsed in the budget.
 
     A worker's death fails every page in flight; the rest of the batch is then
     parsed one page at a time, and a page that kills its worker is dead-lettered.
     """
-    deadline = time.monotonic() + settings.batch_time_budget_s
+    deadline = batch.deadline
     outputs: list[Output] = []
     isolated = False
-    for index, record in enumerate(batch.records):
+    for index, entry in enumerate(batch.entries):
         if isolated:
-            result = parsers.alone(record)
+            results = parsers.alone(entry)
         else:
-            # The first page is waited for; after it, only what the budget
+            # The first entry is waited for; after it, only what the budget
             # allows, and when stopping only what is already parsed.
-            if outputs and not stop and time.monotonic() >= deadline:
-                break
+            if index and not stop and time.monotonic() >= deadline:
+                return outputs, index
             try:
-                result = parsers.result(batch, index, None if not outputs else
-                                        time.monotonic() if stop else deadline)
+                results = parsers.result(batch, index, None if not index else
+                                         time.monotonic() if stop else deadline)
             except TimeoutError:
-                break
+                return outputs, index
             except BrokenProcessPool:
                 log.error("a parser process died; parsing the rest of this batch one page at a time")
                 isolated = True
-                result = parsers.alone(record)
-        outputs.append(to_output(record, settings, result))
-    return outputs
+                results = parsers.alone(entry)
+        outputs += [to_output(record, settings, result) for record, result in results]
+    return outputs, len(batch.entries)

@@ -13,14 +13,16 @@ import threading
 import time
 
 import pytest
+from kafka import TopicPartition
 from kafka.errors import KafkaError
+from kafka.record.default_records import DefaultRecordBatch
 from kafka.producer.transaction_manager import TxnRequestHandler
 
 from recipe_alert import kafka_compat
 from recipe_alert.connection import MAX_RECORD_BYTES
 from recipe_alert.errors import TransactionHung
 from testkit import chaos
-from testkit.broker import CONNECTION, create_topic, scan, wait_for
+from testkit.broker import CONNECTION, create_topic, reader, scan, wait_for
 
 MB = 2**20
 
@@ -204,3 +206,71 @@ def test_a_transaction_right_after_another_is_retried_within_milliseconds(names,
     finally:
         monkeypatch.undo()
         producer.close(timeout=10)
+
+
+@pytest.mark.parametrize("workaround", [True, False], ids=["with", "without"])
+def test_record_batches_are_handed_on_undecoded_and_decode_to_the_records_kafka_python_reads(
+        names, monkeypatch, workaround):
+    """A zstd batch of three, an uncompressed record, an aborted and a committed transaction.
+
+    Without the workaround, every batch is decompressed in the polling thread.
+    With it, none is, and the batches decode elsewhere to exactly what a
+    read_committed consumer reads, from the start or from the middle of a batch.
+    """
+    create_topic(names.raw, 1)
+    batched = CONNECTION.producer(compression_type="zstd", linger_ms=500)
+    plain = CONNECTION.producer(compression_type=None, linger_ms=0)
+    txn = CONNECTION.producer(transactional_id=names.parser_group, compression_type="zstd")
+    try:
+        for i in range(3):
+            batched.send(names.raw, key=f"zstd-{i}".encode(), value=b"page %d " % i * 500,
+                         headers=[("source", b"test")])
+        batched.flush()
+        plain.send(names.raw, key=b"plain", value=b"an uncompressed page").get(10)
+        txn.init_transactions()
+        txn.begin_transaction()
+        txn.send(names.raw, key=b"aborted", value=b"never read")
+        txn.flush()
+        txn.abort_transaction()
+        txn.begin_transaction()
+        txn.send(names.raw, key=b"committed", value=b"read")
+        txn.commit_transaction()
+    finally:
+        for producer in (batched, plain, txn):
+            producer.close(timeout=10)
+    expected = [(r.offset, r.key, r.value, r.headers) for r in scan(names.raw)]
+    assert [key for _, key, _, _ in expected] == \
+        [b"zstd-0", b"zstd-1", b"zstd-2", b"plain", b"committed"]
+
+    decompressed_in_poll = []
+    uncompress = DefaultRecordBatch._maybe_uncompress
+    monkeypatch.setattr(DefaultRecordBatch, "_maybe_uncompress",
+                        lambda batch: decompressed_in_poll.append(batch.compression_type) or uncompress(batch))
+    consumer = reader([names.raw])
+
+    def polled(wanted: int) -> list:
+        entries, records = [], []
+        deadline = time.monotonic() + 30
+        while len(records) < wanted and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                entries += batch
+                records = [r for e in entries for r in kafka_compat.records_of(e)]
+        return entries, records
+
+    try:
+        if workaround:
+            assert kafka_compat.hand_on_undecoded(consumer)
+        decompressed_in_poll.clear()
+        consumer.poll(timeout_ms=0)  # the fetch under way
+        entries, records = polled(len(expected))
+        assert [(r.offset, r.key, r.value, r.headers) for r in records] == expected
+        if workaround:
+            assert all(isinstance(e, kafka_compat.RecordBatch) for e in entries)
+            assert len(entries) == 3  # the three pages in one batch, the plain record, the commit
+            consumer.seek(TopicPartition(names.raw, 0), expected[1][0])  # into the zstd batch
+            _, again = polled(len(expected) - 1)
+            assert [(r.offset, r.key) for r in again] == [(o, k) for o, k, _, _ in expected[1:]]
+        else:
+            assert DefaultRecordBatch.CODEC_ZSTD in decompressed_in_poll[:1]
+    finally:
+        consumer.close()

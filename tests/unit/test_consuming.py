@@ -20,11 +20,15 @@ def test_an_idle_caller_gets_only_batches_with_records_and_polls_wait():
     assert set(consumer.timeouts) == {200}
 
 
-def test_a_busy_caller_gets_empty_batches_too_and_polls_do_not_wait():
+def held(work, wait_ms=0):
+    return lambda: wait_ms if work else None
+
+
+def test_a_caller_holding_work_gets_empty_batches_too_and_polls_wait_only_as_long_as_it_says():
     consumer = ScriptedConsumer({"p": [1]}, {}, {"p": [2]})
     work = []
     got = []
-    for batch in batches(consumer, StopSignal(), timeout_ms=None, poll_ms=200, busy=lambda: bool(work)):
+    for batch in batches(consumer, StopSignal(), timeout_ms=None, poll_ms=200, held=held(work, 2)):
         got.append(batch)
         if batch:
             work.append(batch)  # in hand until an empty batch lets it finish
@@ -33,7 +37,7 @@ def test_a_busy_caller_gets_empty_batches_too_and_polls_do_not_wait():
         if len(got) == 4:
             break
     assert got == [{"p": [1]}, {}, {"p": [2]}, {}]
-    assert consumer.timeouts == [200, 0, 200, 0]
+    assert consumer.timeouts == [200, 2, 200, 2]
 
 
 def test_a_stop_waits_for_the_work_in_hand_without_polling_again():
@@ -41,7 +45,7 @@ def test_a_stop_waits_for_the_work_in_hand_without_polling_again():
     stop = StopSignal()
     work = []
     got = []
-    for batch in batches(consumer, stop, timeout_ms=None, busy=lambda: bool(work)):
+    for batch in batches(consumer, stop, timeout_ms=None, held=held(work)):
         got.append(batch)
         if batch:
             work.append(batch)
@@ -56,7 +60,7 @@ def test_idle_for_the_timeout_ends_the_loop_but_not_while_busy():
     consumer = ScriptedConsumer({"p": [1]})
     work = []
     got = []
-    for batch in batches(consumer, StopSignal(), timeout_ms=1, poll_ms=0, busy=lambda: bool(work)):
+    for batch in batches(consumer, StopSignal(), timeout_ms=1, poll_ms=0, held=held(work)):
         got.append(batch)
         if batch:
             work.append(batch)

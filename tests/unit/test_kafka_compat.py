@@ -10,15 +10,18 @@ import threading
 import time
 
 import pytest
+import zstandard
 from kafka.errors import KafkaConnectionError, KafkaError, ProducerFencedError
 from kafka.net.transport import KafkaTCPTransport
 from kafka.producer.transaction_manager import TransactionalRequestResult
+from kafka.record.default_records import DefaultRecordBatch
+from kafka.record.memory_records import MemoryRecordsBuilder
 from kafka.structs import MemberState
 
 from recipe_alert import kafka_compat
 from recipe_alert.cli import StopSignal
 from recipe_alert.errors import TransactionHung
-from tests.doubles import ScriptedConsumer, member
+from tests.doubles import ScriptedConsumer, member, records
 
 
 def test_a_membership_counts_only_once_its_assignment_is_settled():
@@ -173,3 +176,42 @@ def test_a_socket_closed_by_its_peer_is_reported_after_its_last_bytes(transport_
     data, err = transport._sock_recv()
     assert isinstance(err, KafkaConnectionError)
     assert data == b"last words"
+
+
+def record_batch(codec: int, pages: list[bytes], first_offset: int = 0, base: int = 40):
+    """A v2 record batch of ``pages`` at offsets base, base + 1, ..., as a broker returns it."""
+    builder = MemoryRecordsBuilder(magic=2, compression_type=codec, batch_size=1 << 24, offset=base)
+    for i, page in enumerate(pages):
+        builder.append(timestamp=1_700_000_000_000 + i, key=b"key-%d" % i, value=page,
+                       headers=[("h", b"%d" % i)])
+    builder.close()
+    data = bytes(builder.records().next_batch()._buffer)
+    return kafka_compat.RecordBatch("raw", 2, base + len(pages) - 1, max(base, first_offset), data)
+
+
+PAGES = [b"<html>page %d</html>" % i * 3000 for i in range(3)]
+
+
+@pytest.mark.parametrize("codec", [DefaultRecordBatch.CODEC_NONE, DefaultRecordBatch.CODEC_GZIP,
+                                   DefaultRecordBatch.CODEC_ZSTD], ids=["none", "gzip", "zstd"])
+def test_a_record_batch_decodes_to_its_records_from_its_first_offset_on(codec):
+    batch = record_batch(codec, PAGES, first_offset=41)
+    records = kafka_compat.records_of(batch)
+    assert [(r.topic, r.partition, r.offset, r.key, r.value, r.headers) for r in records] == \
+        [("raw", 2, 40 + i, b"key-%d" % i, PAGES[i], [("h", b"%d" % i)]) for i in (1, 2)]
+
+
+def test_a_zstd_frame_that_does_not_state_its_size_is_decoded_too(monkeypatch):
+    # Some Java producers stream their zstd frames: the one-call decompression needs the size.
+    import kafka.record.default_records as default_records
+    unsized = zstandard.ZstdCompressor(write_content_size=False)
+    monkeypatch.setattr(default_records, "zstd_encode", lambda data: unsized.compress(data))
+    batch = record_batch(DefaultRecordBatch.CODEC_ZSTD, PAGES)
+    with pytest.raises(zstandard.ZstdError):
+        zstandard.ZstdDecompressor().decompress(batch.data[DefaultRecordBatch.HEADER_STRUCT.size:])
+    assert [r.value for r in kafka_compat.records_of(batch)] == PAGES
+
+
+def test_a_record_already_decoded_is_its_own_record():
+    [record] = records([b"<html>a page</html>"])
+    assert kafka_compat.records_of(record) == [record]

@@ -30,15 +30,20 @@ def comparable(result):
     return (type(result).__name__, str(result)) if isinstance(result, Exception) else result
 
 
+def results(parsed: list[tuple]) -> list:
+    """The comparable results of one entry's (record, result) pairs."""
+    return [comparable(result) for _, result in parsed]
+
+
 @pytest.mark.parametrize("workers", [0, 1, 2])
 def test_every_page_gets_its_own_result_in_order_whoever_parses_it(workers):
     batch_records = records([path.read_bytes() for path in FIXTURES] + [b"", b"\x00garbage", None])
-    expected = [comparable(r) for r in parse_each(parse_page, [(r.value, r.key) for r in batch_records])]
-    assert any(isinstance(r, tuple) for r in expected) and any(r[0] == "NotARecipe" for r in expected)
+    expected = [results(parsed) for parsed in parse_each(parse_page, batch_records)]
+    assert any(isinstance(r, tuple) for [r] in expected) and any(r[0] == "NotARecipe" for [r] in expected)
     parsers = Parsers(workers)
     try:
-        batch = parsers.submit(batch_records, owner=None)
-        got = [comparable(parsers.result(batch, i, None)) for i in range(len(batch_records))]
+        batch = parsers.submit(batch_records, owner=None, budget_s=60)
+        got = [results(parsers.result(batch, i, None)) for i in range(len(batch_records))]
     finally:
         parsers.close()
     assert got == expected
@@ -47,9 +52,9 @@ def test_every_page_gets_its_own_result_in_order_whoever_parses_it(workers):
 def test_this_process_parses_the_chunks_no_worker_has_started_instead_of_waiting():
     parsers = Parsers(1, parse=parsefuncs.who_parsed)
     try:
-        batch = parsers.submit(records([b"page"] * 4 * Parsers.CHUNK), owner=None)
+        batch = parsers.submit(records([b"page"] * 4 * Parsers.CHUNK), owner=None, budget_s=60)
         wait_for(lambda: batch.futures[0].running(), 60, "the worker to take the first chunk")
-        parsed_by = [parsers.result(batch, i, None)[0] for i in range(len(batch.records))]
+        parsed_by = [parsers.result(batch, i, None)[0][1][0] for i in range(len(batch.entries))]
     finally:
         parsers.close()
     first, last = parsed_by[0], parsed_by[-1]
@@ -63,22 +68,22 @@ def test_a_page_that_kills_its_worker_is_dead_lettered_and_the_rest_are_parsed()
     values = pages[:5] + [b"die"] + pages[5:]
     parsers = Parsers(1, parse=parsefuncs.dies_in_a_worker)
     try:
-        batch = parsers.submit(records(values), owner=None)
+        batch = parsers.submit(records(values), owner=None, budget_s=60)
         # Once a worker holds every chunk, none is parsed here, where b"die" would not kill.
         wait_for(lambda: all(f.running() or f.done() for f in batch.futures), 60,
                  "the worker to take every chunk")
-        outputs = collect(parsers, batch, SETTINGS, stop=False)
-        after = parsers.submit(records(pages[:1]), owner=None)
-        assert comparable(parsers.result(after, 0, None)) == \
-            comparable(parse_each(parse_page, [(pages[0], b"key-0")])[0]), "a fresh worker took over"
+        outputs, spanned = collect(parsers, batch, SETTINGS, stop=False)
+        after = parsers.submit(records(pages[:1]), owner=None, budget_s=60)
+        assert results(parsers.result(after, 0, None)) == \
+            results(parse_each(parse_page, records(pages[:1]))[0]), "a fresh worker took over"
     finally:
         parsers.close()
-    assert len(outputs) == len(values)
+    assert len(outputs) == spanned == len(values)
     crashed = outputs.pop(5)
     assert (crashed.topic, crashed.value) == ("dead", b"die")
     assert header(crashed.headers, "error-class") == "ParserCrashed"
     for out, page in zip(outputs, pages):  # the others: as if nothing had happened
-        expected = parse_each(parse_page, [(page, None)])[0]
+        [(_, expected)] = parse_each(parse_page, records([page]))[0]
         if isinstance(expected, NotARecipe):
             assert (out.topic, header(out.headers, "error-class")) == ("dead", "NotARecipe")
         else:

@@ -1,5 +1,6 @@
 """The three scripts' command-line contracts that need no broker, run as a user runs them."""
 
+import dataclasses
 import importlib
 import json
 import socket
@@ -100,6 +101,17 @@ def test_every_settings_field_comes_from_a_flag_or_the_script(script):
     module = importlib.import_module(script[:-3])
     settings = module.settings(module.build_parser().parse_args([]))
     assert settings.connection.bootstrap_servers
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_flag_left_out_gives_the_settings_default(script):
+    """A flag's own default must not shadow the one its settings field documents and tunes."""
+    module = importlib.import_module(script[:-3])
+    settings = module.settings(module.build_parser().parse_args([]))
+    differing = {field.name: (getattr(settings, field.name), field.default)
+                 for field in dataclasses.fields(settings)
+                 if field.default is not dataclasses.MISSING and getattr(settings, field.name) != field.default}
+    assert not differing, f"flag default -> settings default: {differing}"
 
 
 def test_webhook_url_comes_from_the_flag_then_the_environment_and_never_shows_in_repr(monkeypatch):
