@@ -1,4 +1,4 @@
-"""Stand-ins shared by several unit test files: a scripted consumer, records, settings.
+"""Stand-ins shared by several unit test files: a scripted consumer, records, batches, settings.
 
 What Kafka itself does is tested against the real broker in tests/integration;
 these only script what a test needs a consumer to report.
@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import namedtuple
 
 from kafka import TopicPartition
+from kafka.record.memory_records import MemoryRecordsBuilder
 from kafka.structs import ConsumerGroupMetadata, MemberState
 
+from recipe_alert import kafka_compat
 from recipe_alert.connection import Connection
 from recipe_alert.parse_stage import ParseSettings
 
@@ -25,6 +27,17 @@ def records(values, topic: str = "raw") -> list[Record]:
     """One record per value, at offsets 0, 1, ... of partition 0, keyed ``key-<offset>``."""
     return [Record(topic, 0, offset, f"key-{offset}".encode(), value)
             for offset, value in enumerate(values)]
+
+
+def record_batch(codec: int, pages: list[bytes], first_offset: int = 0, base: int = 40):
+    """A v2 record batch of ``pages`` at offsets base, base + 1, ..., as a broker returns it."""
+    builder = MemoryRecordsBuilder(magic=2, compression_type=codec, batch_size=1 << 24, offset=base)
+    for i, page in enumerate(pages):
+        builder.append(timestamp=1_700_000_000_000 + i, key=b"key-%d" % i, value=page,
+                       headers=[("h", b"%d" % i)])
+    builder.close()
+    data = bytes(builder.records().next_batch()._buffer)
+    return kafka_compat.RecordBatch("raw", 2, base + len(pages) - 1, max(base, first_offset), data)
 
 
 def member(generation: int, state=MemberState.STABLE) -> ConsumerGroupMetadata:

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +30,7 @@ from ..kafka_compat import records_of
 from ..parser import scrape_html
 from .records import Output, to_output
 from .settings import ParseSettings
+from .shared_pages import SharedPages, attach, fetched
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ def parse_each(parse: Callable, entries: list) -> list[list[tuple]]:
     results = []
     for entry in entries:
         parsed = []
-        for record in records_of(entry):
+        for record in records_of(fetched(entry)):
             try:
                 parsed.append((record._replace(value=None), parse(record.value, record.key)))
             except NotARecipe as exc:
@@ -59,7 +61,8 @@ def parse_each(parse: Callable, entries: list) -> list[list[tuple]]:
     return results
 
 
-def _init_worker() -> None:
+def _init_worker(shared_pages: str) -> None:
+    attach(shared_pages)
     # Ctrl-C and a service manager's SIGTERM reach the whole process group;
     # the main process decides when to stop, and its workers end with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -85,6 +88,8 @@ class Parsers:
 
     def __init__(self, workers: int, parse: Callable = parse_page):
         self.workers, self.parse = workers, parse
+        self.pages = SharedPages() if workers else None
+        self._placed: deque[list[Future]] = deque()  # each placed batch's tasks, oldest first
         self.pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor | None:
@@ -92,16 +97,25 @@ class Parsers:
             return None
         # spawn, not fork: a fork would copy kafka-python's threads' locks mid-use.
         pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker)
+                                   initializer=_init_worker, initargs=(self.pages.name,))
         for _ in range(self.workers):
             pool.submit(int)  # start the workers now, while the consumer joins its group
         return pool
 
     def submit(self, entries: list, owner: ConsumerGroupMetadata, budget_s: float) -> InFlight:
         """Start parsing ``entries``: their results are collected until ``budget_s`` from now."""
+        placed = None
+        if self.pages is not None:
+            while self._placed and all(future.done() for future in self._placed[0]):
+                self._placed.popleft()  # no task reads its region any more
+                self.pages.release_oldest()
+            placed = self.pages.place(entries)
+        entries = placed or entries
         chunks = [entries[i:i + self.CHUNK] for i in range(0, len(entries), self.CHUNK)]
         futures = [self.pool.submit(parse_each, self.parse, chunk) if self.pool else Future()
                    for chunk in chunks]
+        if placed:
+            self._placed.append(futures)
         return InFlight(entries, futures, chunks, owner, time.monotonic() + budget_s)
 
     def result(self, batch: InFlight, index: int, deadline: float | None) -> list[tuple]:
@@ -119,7 +133,7 @@ class Parsers:
     def alone(self, entry) -> list[tuple]:
         """Parse each record of ``entry`` in a worker with nothing else in flight, so a
         worker's death names its page."""
-        return [self._alone(record) for record in records_of(entry)]
+        return [self._alone(record) for record in records_of(fetched(entry))]
 
     def _alone(self, record) -> tuple:
         for _ in range(2):
@@ -138,6 +152,8 @@ class Parsers:
     def close(self) -> None:
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.pages is not None:
+            self.pages.close()
 
 
 @dataclass

@@ -15,13 +15,12 @@ from kafka.errors import KafkaConnectionError, KafkaError, ProducerFencedError
 from kafka.net.transport import KafkaTCPTransport
 from kafka.producer.transaction_manager import TransactionalRequestResult
 from kafka.record.default_records import DefaultRecordBatch
-from kafka.record.memory_records import MemoryRecordsBuilder
 from kafka.structs import MemberState
 
 from recipe_alert import kafka_compat
 from recipe_alert.cli import StopSignal
 from recipe_alert.errors import TransactionHung
-from tests.doubles import ScriptedConsumer, member, records
+from tests.doubles import ScriptedConsumer, member, record_batch, records
 
 
 def test_a_membership_counts_only_once_its_assignment_is_settled():
@@ -176,17 +175,6 @@ def test_a_socket_closed_by_its_peer_is_reported_after_its_last_bytes(transport_
     data, err = transport._sock_recv()
     assert isinstance(err, KafkaConnectionError)
     assert data == b"last words"
-
-
-def record_batch(codec: int, pages: list[bytes], first_offset: int = 0, base: int = 40):
-    """A v2 record batch of ``pages`` at offsets base, base + 1, ..., as a broker returns it."""
-    builder = MemoryRecordsBuilder(magic=2, compression_type=codec, batch_size=1 << 24, offset=base)
-    for i, page in enumerate(pages):
-        builder.append(timestamp=1_700_000_000_000 + i, key=b"key-%d" % i, value=page,
-                       headers=[("h", b"%d" % i)])
-    builder.close()
-    data = bytes(builder.records().next_batch()._buffer)
-    return kafka_compat.RecordBatch("raw", 2, base + len(pages) - 1, max(base, first_offset), data)
 
 
 PAGES = [b"<html>page %d</html>" % i * 3000 for i in range(3)]

@@ -90,23 +90,25 @@ def test_a_page_that_kills_its_worker_is_dead_lettered_and_the_rest_are_parsed()
             assert (out.topic, out.value) == ("parsed", expected[1])
 
 
-def test_workers_end_when_their_main_process_is_killed(tmp_path):
+def test_workers_and_their_shared_memory_end_when_their_main_process_is_killed(tmp_path):
     code = textwrap.dedent("""
         import os, sys, time
         from recipe_alert.parse_stage.workers import Parsers
         parsers = Parsers(1)
-        print(parsers.pool.submit(os.getpid).result(), flush=True)
+        print(parsers.pool.submit(os.getpid).result(), parsers.pages.name, flush=True)
         time.sleep(120)
     """)
     with open(tmp_path / "stderr", "wb") as stderr:  # the orphaned resource tracker's complaints
         main = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=stderr, text=True)
     try:
-        worker = int(main.stdout.readline())
-        assert running(worker)
+        worker, shared = main.stdout.readline().split()
+        worker, shared = int(worker), Path("/dev/shm") / shared.lstrip("/")
+        assert running(worker) and shared.exists()
         main.send_signal(signal.SIGKILL)
         main.wait(30)
         wait_for(lambda: not running(worker), 30, f"worker {worker} to end after its main process")
+        wait_for(lambda: not shared.exists(), 30, f"{shared} to be removed after both ended")
     finally:
         main.kill()
 
