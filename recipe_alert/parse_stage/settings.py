@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import tuning
 from ..connection import Connection
@@ -50,12 +50,24 @@ class ParseStats:
     transactions: int = 0
     aborted: int = 0
     recovered: int = 0  # transactions given up unfinished, and ended by a new producer
-    started: float = field(default_factory=time.monotonic)
+    working_s: float = 0.0  # time with pages in hand: the rate's denominator, idle time left out
+    working_since: float | None = None
+
+    def working(self, busy: bool) -> None:
+        """Say whether pages are in hand now; the time they are counts."""
+        now = time.monotonic()
+        if busy and self.working_since is None:
+            self.working_since = now
+        elif not busy and self.working_since is not None:
+            self.working_s += now - self.working_since
+            self.working_since = None
 
     def summary(self) -> str:
-        elapsed = time.monotonic() - self.started
-        rate = self.consumed / elapsed if elapsed > 0 else 0.0
+        working = self.working_s + (time.monotonic() - self.working_since
+                                    if self.working_since is not None else 0.0)
+        rate = self.consumed / working if working > 0 else 0.0
         return (f"consumed {self.consumed}, parsed {self.parsed}, "
                 f"dead-lettered {self.dead_lettered}, in {self.transactions} transaction(s), "
                 f"{self.aborted} aborted" + (f", {self.recovered} given up unfinished"
-                                             if self.recovered else "") + f"; {rate:.1f} pages/s")
+                                             if self.recovered else "")
+                + f"; {rate:.1f} pages/s over the {working:.1f} s with pages in hand")

@@ -54,6 +54,7 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
                  settings.workers)
         failures = 0
         for batch in batches(consumer, stop, settings.timeout_ms, held=pipeline.held):
+            stats.working(bool(batch) or pipeline.held() is not None)
             try:
                 pipeline.add(batch)
                 failures = 0
@@ -69,6 +70,7 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
                 else:
                     log.warning("transaction aborted (%s: %s); retrying the batch (attempt %d)",
                                 type(exc).__name__, exc, failures)
+            stats.working(pipeline.held() is not None)
             log.debug("%s", stats.summary())
     except TopicAuthorizationFailedError as exc:
         # The consumer's (commits are inside pipeline.add): Describe lets the group join and
