@@ -69,7 +69,7 @@ def settings(args) -> notify_stage.NotifySettings:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cli.setup_logging(args.verbose)
-    return cli.run_stage(notify_stage.run, lambda: settings(args))
+    return cli.run_stage(notify_stage.run, lambda: settings(args), args.metrics_addr)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     cli.setup_logging(args.verbose)
     if args.from_file:
         return parse_files(args.from_file)
-    return cli.run_stage(parse_stage.run, lambda: settings(args))
+    return cli.run_stage(parse_stage.run, lambda: settings(args), args.metrics_addr)
 
 
 if __name__ == "__main__":

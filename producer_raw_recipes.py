@@ -76,7 +76,7 @@ def settings(args) -> produce_stage.ProduceSettings:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cli.setup_logging(args.verbose)
-    return cli.run_stage(produce_stage.run, lambda: settings(args))
+    return cli.run_stage(produce_stage.run, lambda: settings(args), args.metrics_addr)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import threading
 
 from kafka.errors import KafkaError
 
+from . import metrics
 from .connection import Connection
 from .errors import InvalidTopicName, RecipeAlertError
 from .topics import validate_topic
@@ -70,6 +71,10 @@ def make_parser(prog: str, description: str, epilog: str = "") -> argparse.Argum
     Connection.add_arguments(parser)
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more diagnostics on stderr (-vv for Kafka client internals)")
+    parser.add_argument("--metrics-addr", metavar="[HOST:]PORT",
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics: the counters "
+                             "of the summary line, consumer lag, timings (HOST defaults to "
+                             "127.0.0.1; default: off)")
     return parser
 
 
@@ -208,16 +213,19 @@ class StopSignal:
             signal.signal(sig, handler)
 
 
-def run_stage(run, make_settings) -> int:
+def run_stage(run, make_settings, metrics_addr: str | None = None) -> int:
     """The CLI boundary: run a stage until done or signalled; errors become exit codes.
 
     ``make_settings()`` reads the flags and environment (a bad value is a
     ConfigError, exit 2); ``run(settings, stop)`` returns stats with a
-    ``summary()`` and, optionally, an ``exit_code``.
+    ``summary()``, the counters of ``metrics``, and, optionally, an ``exit_code``.
     """
     try:
         settings = make_settings()
         SECRETS.hide(secrets_of(settings))
+        if metrics_addr:
+            host, port = metrics.serve(metrics_addr)
+            log.info("metrics on http://%s:%d/metrics", host, port)
         settings.connection.warn_unanswered()
         with StopSignal() as stop:
             stats = run(settings, stop)

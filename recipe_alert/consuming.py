@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 from kafka import ConsumerRebalanceListener
 
-from . import kafka_compat
+from . import kafka_compat, metrics
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def batches(consumer, stop, timeout_ms: int | None, poll_ms: int = 200,
         if stop and wait_ms is None:
             return
         batch = {} if stop else consumer.poll(timeout_ms=poll_ms if wait_ms is None else wait_ms)
+        metrics.record_lag(consumer)
         if batch or wait_ms is not None:
             idle_since = None
             yield batch

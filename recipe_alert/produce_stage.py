@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kafka.errors import AuthorizationError, KafkaError, MessageSizeTooLargeError
 
-from . import kafka_compat, tuning
+from . import kafka_compat, metrics, tuning
 from .connection import MAX_RECORD_BYTES, PAGE_COMPRESSION, Connection
 from .crawler import Crawler, CrawlSettings, CrawlStats, Failed, Page, Skipped
 from .errors import ConfigError, NothingFetched
@@ -69,6 +69,24 @@ class ProduceStats:
                 f"listed {c.listed}, skipped {skipped} (robots {c.skipped_robots}, "
                 f"not HTML {c.skipped_not_html}, too big {c.skipped_too_big}, "
                 f"other {c.skipped_other}); {self.bytes_published / 1e6:.1f} MB in {elapsed:.1f} s")
+
+    def counters(self) -> list[tuple[str, str, dict, float]]:
+        """The summary line's counts, for ``metrics``."""
+        c = self.crawl
+        failed = "Pages not published, by why"
+        skipped = "Recipe links not fetched, by why"
+        return [("producer_pages_listed", "Recipe links found on listing pages", {}, c.listed),
+                ("producer_pages_fetched", "Recipe pages fetched", {}, c.fetched),
+                ("producer_pages_published", "Pages Kafka acknowledged", {}, self.published),
+                ("producer_bytes_published", "Bytes of the pages Kafka acknowledged", {},
+                 self.bytes_published),
+                ("producer_pages_failed", failed, {"reason": "blocked"}, c.blocked),
+                ("producer_pages_failed", failed, {"reason": "fetch"}, c.failed - c.blocked),
+                ("producer_pages_failed", failed, {"reason": "kafka"}, self.unpublished),
+                ("producer_pages_skipped", skipped, {"reason": "robots"}, c.skipped_robots),
+                ("producer_pages_skipped", skipped, {"reason": "not_html"}, c.skipped_not_html),
+                ("producer_pages_skipped", skipped, {"reason": "too_big"}, c.skipped_too_big),
+                ("producer_pages_skipped", skipped, {"reason": "other"}, c.skipped_other)]
 
     def delivered(self, size: int) -> None:
         with self._lock:
@@ -164,6 +182,7 @@ def run(settings: ProduceSettings, stop) -> ProduceStats:
     )
     crawler = Crawler(settings.crawl)
     stats = ProduceStats(crawl=crawler.stats)
+    metrics.track(stats)
     backlog = kafka_compat.Backlog(MAX_UNACKNOWLEDGED_BYTES)
     try:
         with progress_bar(settings.progress, settings.crawl.limit) as bar:

@@ -70,6 +70,9 @@ class ScriptedConsumer:
             return self.membership._replace(state=MemberState.REBALANCING)
         return self.membership
 
+    def highwater(self, tp):
+        return None  # as before any fetch: no lag to report
+
     def seek(self, tp, offset):
         self.seeks.append((tp, offset))
 

@@ -62,6 +62,18 @@ class ParseStats:
             self.working_s += now - self.working_since
             self.working_since = None
 
+    def counters(self) -> list[tuple[str, str, dict, float]]:
+        """The summary line's counts, for ``metrics``."""
+        transactions = "Transactions of this instance, by outcome"
+        return [("parser_pages_consumed", "Raw pages published onward, as recipes or dead letters",
+                 {}, self.consumed),
+                ("parser_pages_parsed", "Raw pages published as recipes", {}, self.parsed),
+                ("parser_pages_dead_lettered", "Raw pages published as dead letters", {},
+                 self.dead_lettered),
+                ("parser_transactions", transactions, {"outcome": "committed"}, self.transactions),
+                ("parser_transactions", transactions, {"outcome": "aborted"}, self.aborted),
+                ("parser_transactions", transactions, {"outcome": "given_up"}, self.recovered)]
+
     def summary(self) -> str:
         working = self.working_s + (time.monotonic() - self.working_since
                                     if self.working_since is not None else 0.0)

@@ -6,7 +6,7 @@ import logging
 
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
 
-from .. import kafka_compat
+from .. import kafka_compat, metrics
 from ..consuming import batches
 from ..errors import BrokerError, Fenced, TransactionHung
 from ..topics import ensure_topics
@@ -44,6 +44,7 @@ def consume(settings: ParseSettings, stop, parsers: Parsers) -> ParseStats:
     )
     kafka_compat.hand_on_undecoded(consumer)  # the workers decompress and decode pages
     stats = ParseStats()
+    metrics.track(stats, metrics.PARSE_SECONDS, metrics.COMMIT_SECONDS)
     txns = Transactions(settings, stats)
     pipeline = Pipeline(settings, consumer, txns, parsers, stats, stop)
     try:

@@ -11,7 +11,7 @@ from kafka.errors import (CorruptRecordError, GroupAuthorizationFailedError, Inv
                           TransactionalIdAuthorizationFailedError)
 from kafka.structs import ConsumerGroupMetadata
 
-from .. import kafka_compat
+from .. import kafka_compat, metrics
 from ..connection import MAX_RECORD_BYTES, PAGE_COMPRESSION
 from ..errors import RecordRejected
 from .records import Output, dead_letter, next_offsets
@@ -93,7 +93,8 @@ class Transactions:
         """
         self.start()
         producer = self.producer
-        deadline = time.monotonic() + self.HUNG_AFTER_S
+        started = time.monotonic()
+        deadline = started + self.HUNG_AFTER_S
         futures = []
         try:
             producer.begin_transaction()
@@ -103,6 +104,7 @@ class Transactions:
             kafka_compat.raise_failed_send(producer, futures, deadline)
             kafka_compat.send_offsets(producer, next_offsets(outputs), owner, deadline)
             kafka_compat.commit(producer, deadline)
+            metrics.COMMIT_SECONDS.observe(time.monotonic() - started)
         except KafkaError as exc:
             self.stats.aborted += 1
             self.producer = None

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from kafka.structs import ConsumerGroupMetadata
 
+from .. import metrics
 from ..errors import NotARecipe, ParserCrashed
 from ..kafka_compat import records_of
 from ..parser import scrape_html
@@ -44,7 +45,8 @@ def parse_page(value: bytes | None, key: bytes | None) -> tuple[str | None, byte
 
 
 def parse_each(parse: Callable, entries: list) -> list[list[tuple]]:
-    """Each entry's records, decoded, as (record, result): ``parse(value, key)`` or the NotARecipe it raised.
+    """Each entry's records, decoded, as (record, result, seconds): ``parse(value, key)`` or the
+    NotARecipe it raised, and the time it took.
 
     Runs in a worker. A parsed record comes back without its page, which
     only a dead letter needs.
@@ -53,10 +55,12 @@ def parse_each(parse: Callable, entries: list) -> list[list[tuple]]:
     for entry in entries:
         parsed = []
         for record in records_of(fetched(entry)):
+            started = time.perf_counter()
             try:
-                parsed.append((record._replace(value=None), parse(record.value, record.key)))
+                result, kept = parse(record.value, record.key), record._replace(value=None)
             except NotARecipe as exc:
-                parsed.append((record, exc))
+                result, kept = exc, record
+            parsed.append((kept, result, time.perf_counter() - started))
         results.append(parsed)
     return results
 
@@ -142,7 +146,7 @@ class Parsers:
             except BrokenProcessPool:  # broken before (the first pass) or by this page
                 self.restart()
         return record, ParserCrashed("the parser process died on this page "
-                                     "(out of memory, or a crash in a C extension)")
+                                     "(out of memory, or a crash in a C extension)"), None
 
     def restart(self) -> None:
         if self.pool:
@@ -225,5 +229,8 @@ def collect(parsers: Parsers, batch: InFlight, settings: ParseSettings, stop) ->
                 log.error("a parser process died; parsing the rest of this batch one page at a time")
                 isolated = True
                 results = parsers.alone(entry)
-        outputs += [to_output(record, settings, result) for record, result in results]
+        for record, result, seconds in results:
+            if seconds is not None:
+                metrics.PARSE_SECONDS.observe(seconds)
+            outputs.append(to_output(record, settings, result))
     return outputs, len(batch.entries)

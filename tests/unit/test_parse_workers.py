@@ -32,7 +32,7 @@ def comparable(result):
 
 def results(parsed: list[tuple]) -> list:
     """The comparable results of one entry's (record, result) pairs."""
-    return [comparable(result) for _, result in parsed]
+    return [comparable(result) for _, result, _ in parsed]
 
 
 @pytest.mark.parametrize("workers", [0, 1, 2])
@@ -83,7 +83,7 @@ def test_a_page_that_kills_its_worker_is_dead_lettered_and_the_rest_are_parsed()
     assert (crashed.topic, crashed.value) == ("dead", b"die")
     assert header(crashed.headers, "error-class") == "ParserCrashed"
     for out, page in zip(outputs, pages):  # the others: as if nothing had happened
-        [(_, expected)] = parse_each(parse_page, records([page]))[0]
+        [(_, expected, _)] = parse_each(parse_page, records([page]))[0]
         if isinstance(expected, NotARecipe):
             assert (out.topic, header(out.headers, "error-class")) == ("dead", "NotARecipe")
         else:
