@@ -45,6 +45,9 @@ def recipe_json(**fields) -> str:
     (["551 kcal"], 551),
     ({"@type": "QuantitativeValue", "value": 2306, "unitCode": "KJO"}, 551.1),
     ({"@type": "QuantitativeValue", "value": "551", "unitText": "kcal"}, 551),
+    ("250-300 kcal", 250),
+    ("1.066,7 kcal", 1066.7),
+    ("2 467kJ", 589.6),
 ])
 def test_calories_in_the_shapes_sites_use(value, kcal):
     result = parse_calories(value)
@@ -91,6 +94,27 @@ def test_url_argument_is_the_fallback_and_none_when_absent():
 def test_unusable_canonical_falls_back_to_the_url_argument():
     head = '<link rel="canonical" href="https://bad.example:port/x">'
     assert scrape_html(page(recipe_json(), head=head), url="https://c.example/x")["url"] == "https://c.example/x"
+
+
+@pytest.mark.parametrize("key", ["latin1", "recipe-42", "file:///tmp/page.html", "mailto:chef@example.com",
+                                 "https://", "  "])
+def test_url_is_none_when_neither_the_page_nor_the_key_gives_a_web_url(key):
+    # Another producer's Kafka key is not always a URL; the record must not pass it off as one.
+    assert scrape_html(page(recipe_json()), url=key)["url"] is None
+
+
+def test_a_canonical_that_is_not_a_url_gives_way_to_the_url_argument():
+    head = '<link rel="canonical" href="latin1">'
+    assert scrape_html(page(recipe_json(), head=head), url="latin1")["url"] is None
+    head = '<meta property="og:url" content="javascript:void(0)">'
+    assert scrape_html(page(recipe_json(), head=head), url="https://c.example/r")["url"] == "https://c.example/r"
+
+
+def test_a_relative_canonical_is_relative_to_where_the_page_was_fetched():
+    head = '<link rel="canonical" href="/recipes/stew/">'
+    assert scrape_html(page(recipe_json(), head=head), url="http://c.example/r?id=1")["url"] == \
+        "https://c.example/recipes/stew"
+    assert scrape_html(page(recipe_json(), head=head))["url"] is None
 
 
 def test_title_falls_back_to_og_title_then_h1():
@@ -182,7 +206,9 @@ def test_unrecoverable_json_ld_is_skipped_not_fatal():
     lambda r: [{"@graph": [{"@type": "Article", "mainEntity": [r]}]}],
 ])
 @pytest.mark.parametrize("recipe_type", ["Recipe", ["Recipe"], "http://schema.org/Recipe", "https://schema.org/Recipe",
-                                         "schema:Recipe", ["NewsArticle", "Recipe"]])
+                                         "schema:Recipe", ["NewsArticle", "Recipe"], "recipe", "RECIPE",
+                                         "https://schema.org/recipe", "http://schema.org/Recipe/", " schema:recipe ",
+                                         ["http://schema.org/HowTo", "https://schema.org/Recipe"]])
 def test_recipe_is_found_in_every_json_ld_shape(shape, recipe_type):
     recipe = {"@type": recipe_type, "name": "Test Stew", "nutrition": {"calories": "10 kcal"}}
     record = scrape_html(page(json.dumps(shape(recipe))))
@@ -207,7 +233,27 @@ def test_ld_json_words_outside_a_script_tag_are_ignored():
 
 def test_json_ld_recipe_without_calories_takes_them_from_microdata():
     body = '<span itemprop="calories">321 calories</span>'
-    assert scrape_html(page(recipe_json(), body=body))["calories"] == 321
+    record = scrape_html(page(recipe_json(), body=body))
+    assert (record["calories"], record["source"]) == (321, "microdata")
+
+
+def test_source_says_where_the_calories_came_from():
+    legacy = '<span class="calorie-count"><span>287</span> <span class="calorie-count__desc"> cals</span></span>'
+    assert scrape_html(page(recipe_json(), body=legacy))["source"] == "legacy-html"
+    shown = '<div class="nutrition"><p>Calories: 287</p></div>'
+    assert scrape_html(page(recipe_json(), body=shown))["source"] == "visible-text"
+    assert scrape_html(page(recipe_json(nutrition={"calories": "287 kcal"}), body=shown))["source"] == "json-ld"
+    # No calories anywhere: how the recipe was read.
+    assert scrape_html(page(recipe_json()))["source"] == "json-ld"
+
+
+@pytest.mark.parametrize("nutrition_type", ["NutritionInformation", "nutritioninformation",
+                                            "https://schema.org/NutritionInformation", "schema:NutritionInformation"])
+def test_microdata_nutrition_type_in_any_spelling(nutrition_type):
+    body = f"""<div itemscope itemtype="http://schema.org/recipe"><h2 itemprop="name">Bean Chili</h2>
+      <div itemprop="nutrition" itemscope itemtype="{nutrition_type}"><span itemprop="calories">300 kcal</span></div>
+      </div>"""
+    assert scrape_html(f"<html><body>{body}</body></html>")["calories"] == 300
 
 
 def test_entities_and_tags_in_json_strings_are_cleaned():

@@ -21,7 +21,7 @@ from recipe_alert.parser import scrape_html
 from testkit.pages import FIXTURE_PAGES
 
 RECORD_KEYS = ["url", "title", "submitter", "description", "calories", "ingredients", "servings", "nutrition", "source"]
-SOURCES = {"json-ld", "microdata", "legacy-html", "html"}
+SOURCES = {"json-ld", "microdata", "legacy-html", "html", "app-state", "visible-text"}
 FIXTURE_BYTES = [p.read_bytes() for p in sorted(FIXTURE_PAGES.glob("*.html"))]
 
 fuzz = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -163,3 +163,15 @@ def test_pathological_broken_json_finishes(block):
 def test_pathological_markup_finishes():
     check(b"<meta" * 5_000 + b"<h1>x</h1>")
     check("<html><body><h1>" + "<a" * 50_000 + "</h1>" + '<span class="recipe-ingred_txt">1 egg</span>')
+
+
+@pytest.mark.parametrize("body", [
+    "<p>Calories" + " " * 60_000 + "x</p>",  # once made a label pattern backtrack for minutes
+    '<div data-x="' + "{&quot;calories&quot;: 1, &quot;fat&quot;: 2, " * 10_000 + '"></div>',
+    "<script>" + '{"calories": 1, "fat": 2}' * 20_000 + "</script>",
+    "<div>" + "<div>Calories</div>" * 20_000 + "</div>",
+    "<table><tr><td>Calories</td>" + "<td>5</td>" * 20_000 + "</tr></table>",
+])
+def test_pathological_nutrition_text_finishes(body):
+    recipe = json.dumps({"@type": "Recipe", "name": "T"})
+    assert check(f'<script type="application/ld+json">{recipe}</script><h1>T</h1>{body}') is not None
