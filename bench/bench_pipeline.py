@@ -593,7 +593,8 @@ def backlog(topics: Topics, label: str, directory: Path, pages: list[bytes]) -> 
 def head_to_head(topics: Topics, raw: str, expected: Expected, extra: tuple[str, ...], rounds: int):
     """Our stage and the Quix peer in turns, then the consume-only floors: (ours, peer, floors)."""
     mine, peer = [], []
-    floors: dict[str, list[Rate]] = {"kafka-python": [], "confluent-kafka": []}
+    floors: dict[str, list[Rate]] = {"kafka-python": [], "kafka-python-undecoded": [],
+                                     "confluent-kafka": []}
     for k in range(rounds):
         for who in ("ours", "peer") if k % 2 == 0 else ("peer", "ours"):
             if who == "ours":
@@ -631,7 +632,9 @@ def replay_rows(table: Table, pages: list[bytes], parse_rates: list[Rate], mine:
     for client, rates in floors.items():
         table.row(f"floor: consume-only, {client}, read_committed", rate_text(Rate.pooled(rates)),
                   "first fetch to last record, nothing done with them"
-                  + (", the stage's fetch sizes" if client == "kafka-python" else ""))
+                  + {"kafka-python": ", the stage's fetch sizes",
+                     "kafka-python-undecoded": ": the stage's main process, batches handed on "
+                                               "undecoded (MB/s compressed)"}.get(client, ""))
     for rate, when in zip(parse_rates, ("before", "after")):
         table.row(f"floor: parse-only, scrape_html in a loop, {when}", rate_text(rate),
                   "1 thread, in-process")

@@ -4,7 +4,8 @@
         The parse stage as a Quix Streams user would write it: exactly-once,
         this project's scrape_html in .apply(), its JSON to the output topic.
         Runs until SIGTERM.
-    python bench/peers.py consume --client confluent-kafka|kafka-python --topic T --count N
+    python bench/peers.py consume --client confluent-kafka|kafka-python|kafka-python-undecoded
+                                  --topic T --count N
         Reads N records of T from the beginning, read_committed, doing nothing
         with them; prints {"records", "bytes", "seconds"} as JSON. The clock
         runs from the first fetch to the Nth record.
@@ -68,13 +69,18 @@ def consume_confluent(topic: str, count: int) -> tuple[int, int, float]:
         consumer.close()
 
 
-def consume_kafka_python(topic: str, count: int) -> tuple[int, int, float]:
-    """With the parse stage's own consumer settings, outside any group."""
+def consume_kafka_python(topic: str, count: int, undecoded: bool = False) -> tuple[int, int, float]:
+    """With the parse stage's own consumer settings, outside any group; ``undecoded``: its
+    record batches handed on whole, as the stage's main process gets them (bytes counted
+    as received, compressed)."""
     from kafka import TopicPartition
+    from recipe_alert import kafka_compat
     from recipe_alert.connection import Connection
     from recipe_alert.parse_stage import ParseSettings
     fetch = ParseSettings.max_partition_fetch_bytes
     consumer = Connection(BOOTSTRAP).reader(max_partition_fetch_bytes=fetch, fetch_max_bytes=4 * fetch)
+    if undecoded:
+        kafka_compat.hand_on_undecoded(consumer)
     try:
         consumer.assign([TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)])
         consumer.seek_to_beginning()
@@ -82,14 +88,15 @@ def consume_kafka_python(topic: str, count: int) -> tuple[int, int, float]:
         started = time.perf_counter()
         while records < count:
             for batch in consumer.poll(timeout_ms=1000, max_records=500).values():
-                records += len(batch)
-                nbytes += sum(len(r.value) for r in batch)
+                records += len(batch)  # one page per batch: pages of 200 KB-2 MB fill a batch each
+                nbytes += sum(len(r.data if undecoded else r.value) for r in batch)
         return records, nbytes, time.perf_counter() - started
     finally:
         consumer.close()
 
 
-CLIENTS = {"confluent-kafka": consume_confluent, "kafka-python": consume_kafka_python}
+CLIENTS = {"confluent-kafka": consume_confluent, "kafka-python": consume_kafka_python,
+           "kafka-python-undecoded": lambda topic, count: consume_kafka_python(topic, count, True)}
 
 
 def consume(args) -> int:
