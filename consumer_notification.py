@@ -16,10 +16,13 @@ serving exceed --threshold:
 
     Alert: <title> calories count is <calories>
 
-Recipes without a calorie count never alert. Each recipe alerts once: alerts
-are recorded in the compacted --alerts-topic, keyed by recipe URL, and every
-notifier in the group reads it, so a re-crawl, a restart or a second notifier
-does not repeat an alert (--repeat-alerts restores the tutorial's behaviour).
+Recipes without a calorie count never alert. Each recipe alerts once per
+--group: alerts are recorded in the compacted --alerts-topic, keyed by group and
+recipe URL, and every notifier in the group reads it, so a re-crawl, a restart
+or a second notifier in the group does not repeat an alert. Each group is a
+subscriber of its own: another --group (say, a webhook with its own
+--threshold) alerts the same recipes once for itself (--repeat-alerts restores
+the tutorial's behaviour).
 
 Offsets are committed only after the alerts are written and recorded, so a
 crash repeats at most the alerts that were in flight."""
@@ -33,7 +36,8 @@ def build_parser():
     parser.add_argument("--topic", type=cli.topic_arg, default="parsed_recipes",
                         help="topic of parsed JSON recipes")
     parser.add_argument("--group", default="recipe-notifier",
-                        help="consumer group; instances in one group share the partitions")
+                        help="consumer group: one subscriber; its instances share the "
+                             "partitions and alert each recipe once between them")
     parser.add_argument("--threshold", type=float, default=200, metavar="KCAL",
                         help="alert when calories per serving are above this")
     parser.add_argument("--min-calories", type=float, default=None, metavar="KCAL",
@@ -41,7 +45,7 @@ def build_parser():
     parser.add_argument("--max-calories", type=float, default=None, metavar="KCAL",
                         help="never alert above this (with --min-calories: alert on a range)")
     parser.add_argument("--alerts-topic", type=cli.topic_arg, default="calorie_alerts",
-                        help="compacted topic recording which recipes already alerted")
+                        help="compacted topic recording which recipes each group already alerted")
     parser.add_argument("--repeat-alerts", action="store_true",
                         help="alert every time a recipe is seen, as the tutorial did")
     parser.add_argument("--webhook", metavar="URL", default=None,

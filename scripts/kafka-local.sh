@@ -262,12 +262,20 @@ wait_until_listening() {
 
 # --- jars and configs --------------------------------------------------------------
 
+pom_stamp() { sha256sum "$REPO_DIR/kafka/$1/pom.xml" | cut -d' ' -f1; }
+
+# The mode's jars are resolved, from its pom as it is now.
+jars_fresh() {
+    local libs
+    libs=$(libs_dir "$1")
+    [[ -f $libs/.complete && $(<"$libs/.complete") == "$(pom_stamp "$1")" ]]
+}
+
 # Resolves the mode's jars once; the marker holds the pom's hash so editing the pom re-resolves.
 ensure_jars() {
-    local mode=$1 pom="$REPO_DIR/kafka/$1/pom.xml" libs stamp tmp
+    local mode=$1 pom="$REPO_DIR/kafka/$1/pom.xml" libs tmp jar
     libs=$(libs_dir "$mode")
-    stamp=$(sha256sum "$pom" | cut -d' ' -f1)
-    if [[ -f $libs/.complete && $(<"$libs/.complete") == "$stamp" ]]; then return 0; fi
+    jars_fresh "$mode" && return 0
     command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch Kafka's jars the first time"
     log "resolving Kafka jars for mode $mode from Maven Central (first run only)"
     tmp="$libs.tmp.$$"
@@ -275,9 +283,24 @@ ensure_jars() {
     mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$tmp" -DincludeScope=runtime \
         >"$CACHE_DIR/maven-$mode.log" 2>&1 \
         || { cat "$CACHE_DIR/maven-$mode.log" >&2; die "Maven could not resolve $pom"; }
-    echo "$stamp" >"$tmp/.complete"
-    rm -rf "$libs"
-    mv "$tmp" "$libs"
+    pom_stamp "$mode" >"$tmp/.complete"
+    if [[ -d $libs ]]; then
+        # In place: a broker running from this directory keeps every jar it has open. A
+        # jar's name carries its version, so a name in both sets is the same file.
+        rm -f "$libs/.complete"
+        for jar in "$libs"/*.jar; do [[ -e $tmp/${jar##*/} ]] || rm -f "$jar"; done
+        for jar in "$tmp"/*.jar; do [[ -e $libs/${jar##*/} ]] || mv "$jar" "$libs/"; done
+        mv "$tmp/.complete" "$libs/.complete"
+        rm -rf "$tmp"
+    else
+        mv "$tmp" "$libs"
+    fi
+}
+
+# ensure_jars under the lock that 'up' and 'down' take, for a caller that is neither
+# (scripts/kafka-tool.sh): only when the jars are stale, so a running 'up' is not waited for.
+ensure_jars_locked() {
+    jars_fresh "$1" || (take_lock && ensure_jars "$1")
 }
 
 render() { # template, output, then NAME=value pairs for @NAME@ placeholders
@@ -862,6 +885,9 @@ case ${KAFKA_CLUSTER:-0} in
        ((SECURE_ONLY == 0)) || die "KAFKA_CLUSTER=1 and KAFKA_SECURITY: the cluster is plaintext only" ;;
     *) die "KAFKA_CLUSTER must be 1 (the 3-node cluster) or unset, not '$KAFKA_CLUSTER'" ;;
 esac
+
+# Sourced (scripts/kafka-tool.sh does, for where things are), it only defines.
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
 
 case ${1:-} in
     up) cmd_up ;;

@@ -1,8 +1,15 @@
-"""The recipes already alerted, mirrored from a compacted topic keyed by recipe URL.
+"""The recipes already alerted, per consumer group, mirrored from a compacted topic.
 
 Every notifier records its alerts there before committing its offsets, and
 reads the topic back when it is given partitions, so notifiers on any
-machine in one group agree on what was already alerted.
+machine in one group agree on what was already alerted. A group is one
+subscriber: each group alerts each recipe once, whatever other groups did.
+
+A record's key is the JSON array ``[group, recipe]`` (recipe: the normalised
+URL), so compaction keeps one record per group and recipe. Versions before
+this one keyed a record by the recipe alone, not saying which group alerted:
+such a record counts for every group, so that no group repeats an alert after
+an upgrade.
 """
 
 from __future__ import annotations
@@ -22,14 +29,33 @@ log = logging.getLogger(__name__)
 ALERTS_TOPIC_CONFIG = {"cleanup.policy": "compact"}
 
 
+def log_key(group: str, recipe: str) -> bytes:
+    """The key of ``group``'s record of ``recipe``; the same bytes from every instance."""
+    return json.dumps([group, recipe], separators=(",", ":")).encode()
+
+
+def alerted_recipe(key: bytes | None, group: str) -> str | None:
+    """The recipe a record keyed ``key`` marks as alerted for ``group``, or None."""
+    if not key:
+        return None
+    text = key.decode("utf-8", "replace")
+    try:
+        pair = json.loads(text)
+    except ValueError:
+        pair = None
+    if isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair):
+        return pair[1] if pair[0] == group else None
+    return text  # keyed by the recipe alone (an older version): alerted for every group
+
+
 class AlertLog(Sink):
-    """The set of recipes already alerted, with the reader and producer that keep it."""
+    """The set of recipes ``group`` already alerted, with the reader and producer that keep it."""
 
     name = "alert log"
     TIMEOUT_S = 60  # to see the topic, and to read it to its end
 
-    def __init__(self, connection, topic: str):
-        self.topic = topic
+    def __init__(self, connection, topic: str, group: str):
+        self.topic, self.group = topic, group
         self.alerted: set[str] = set()
         self.stale = True  # until read to its end, and again after each assignment
         self._reader = connection.reader()
@@ -59,9 +85,11 @@ class AlertLog(Sink):
         while any(self._reader.position(tp) < end for tp, end in ends.items()):
             self._give_up_after(deadline, "read the alerts")
             for records in self._reader.poll(timeout_ms=500).values():
-                self.alerted.update(r.key.decode("utf-8", "replace") for r in records if r.key)
+                for record in records:
+                    if (recipe := alerted_recipe(record.key, self.group)) is not None:
+                        self.alerted.add(recipe)
         self.stale = False
-        log.debug("%d recipe(s) already alerted", len(self.alerted))
+        log.debug("%d recipe(s) already alerted for group %r", len(self.alerted), self.group)
 
     def seen(self, key: str | None) -> bool:
         return key in self.alerted
@@ -69,8 +97,8 @@ class AlertLog(Sink):
     def record(self, alert: Alert) -> bool:
         if alert.key is not None:
             self.alerted.add(alert.key)
-            self._producer.send(self.topic, key=alert.key.encode(),
-                                value=json.dumps(alert.as_dict()).encode())
+            self._producer.send(self.topic, key=log_key(self.group, alert.key),
+                                value=json.dumps({**alert.as_dict(), "group": self.group}).encode())
         return True
 
     def flush(self) -> None:

@@ -127,7 +127,7 @@ def alert(settings: NotifySettings, stop, out: TextIO | None = None) -> NotifySt
         if settings.webhook:
             add(Webhook(settings.webhook, settings.webhook_timeout, settings.webhook_retries))
         alert_log = None if settings.repeat_alerts else add(
-            AlertLog(settings.connection, settings.alerts_topic))
+            AlertLog(settings.connection, settings.alerts_topic, settings.group))
         consumer = settings.connection.consumer(
             [settings.topic], settings.group, from_beginning=settings.from_beginning,
             listener=alert_log and CatchUpOnAssign(alert_log))

@@ -2,7 +2,7 @@
 
 import json
 
-from testkit.broker import CONNECTION, create_topic, run_script, start_script, wait_for_group
+from testkit.broker import CONNECTION, create_topic, run_script, start_script, wait_for, wait_for_group
 from testkit.httpserver import LocalHTTPServer
 
 
@@ -38,10 +38,19 @@ def test_recrawl_and_restart_do_not_repeat_alerts(names):
     second = notify(names)
     assert second.stdout.splitlines() == ["Alert: New calories count is 999"]
     assert "3 repeat(s) suppressed" in second.stderr
-    # A new group (another machine, fresh offsets) still knows what was alerted.
-    third = notify(names, group=names.notifier_group + ".other")
+    # The group's offsets lost (expired, or deleted as here): it reads from the beginning
+    # again, and the alert log still knows what it alerted.
+    with CONNECTION.admin() as admin:
+        wait_for(lambda: admin.delete_groups([names.notifier_group]) == {names.notifier_group: "OK"},
+                 30, f"group {names.notifier_group} to be deleted")
+    third = notify(names)
     assert third.stdout == ""
     assert "7 repeat(s) suppressed" in third.stderr  # all 7 records seen
+    # Another group is another subscriber: it alerts each recipe once for itself.
+    other = notify(names, group=names.notifier_group + ".other")
+    assert sorted(other.stdout.splitlines()) == sorted(first.stdout.splitlines()
+                                                       + ["Alert: New calories count is 999"])
+    assert "3 repeat(s) suppressed" in other.stderr  # the re-crawls
 
 
 def test_repeat_alerts_restores_tutorial_behaviour(names):

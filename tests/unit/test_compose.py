@@ -1,4 +1,4 @@
-"""docker-compose.yml: pinned images, the two-listener setup, healthchecks, the ui and cluster profiles."""
+"""docker-compose.yml: pinned images, the two-listener setup, healthchecks, the ui, kraft and cluster profiles."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ import yaml
 
 COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 CLUSTER_PROPERTIES = COMPOSE_FILE.parent / "kafka" / "cluster" / "server.properties"
+KRAFT_PROPERTIES = COMPOSE_FILE.parent / "kafka" / "kraft" / "server.properties"
+KRAFT_POM = COMPOSE_FILE.parent / "kafka" / "kraft" / "pom.xml"
+KAFKA_TOOL = COMPOSE_FILE.parent / "scripts" / "kafka-tool.sh"
+# The latest Confluent Platform 7.9 patch release (its changelog, November 2026).
+LATEST_CP_7_9 = (7, 9, 11)
 CLUSTER_NODES = {"kafka-1": 1, "kafka-2": 2, "kafka-3": 3}
 # Per node, or the local cluster's own addresses: compared separately below.
 PER_NODE = {"process.roles", "node.id", "controller.quorum.bootstrap.servers", "listeners",
@@ -37,18 +42,21 @@ def published_ports(service: dict) -> set[tuple[str, str]]:
 
 
 def test_services_present(services):
-    assert {"zookeeper", "kafka", "kafka-ui"} <= services.keys()
+    assert {"zookeeper", "kafka", "kafka-kraft", "kafka-ui"} <= services.keys()
 
 
-@pytest.mark.parametrize("name", ["zookeeper", "kafka", "kafka-ui"])
+@pytest.mark.parametrize("name", ["zookeeper", "kafka", "kafka-kraft", "kafka-ui"])
 def test_images_are_pinned_to_a_version(services, name):
     image, _, tag = services[name]["image"].rpartition(":")
     assert image and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), services[name]["image"]
 
 
-def test_confluent_images_are_7_9_and_not_unmaintained_ones(services):
-    assert services["zookeeper"]["image"].startswith("confluentinc/cp-zookeeper:7.9.")
-    assert services["kafka"]["image"].startswith("confluentinc/cp-kafka:7.9.")
+def test_confluent_images_are_one_7_9_release_at_least_the_latest_patch(services):
+    zookeeper, kafka = services["zookeeper"]["image"], services["kafka"]["image"]
+    assert zookeeper.startswith("confluentinc/cp-zookeeper:7.9.")
+    assert kafka.startswith("confluentinc/cp-kafka:7.9.")
+    assert zookeeper.rpartition(":")[2] == kafka.rpartition(":")[2]
+    assert tuple(int(n) for n in kafka.rpartition(":")[2].split(".")) >= LATEST_CP_7_9
     assert services["kafka-ui"]["image"].startswith("kafbat/kafka-ui:")
 
 
@@ -104,6 +112,56 @@ def test_ui_is_opt_in_and_uses_the_internal_listener(services):
     assert ("8080", "8080") in published_ports(ui)
     for name in ("zookeeper", "kafka"):
         assert "profiles" not in services[name], f"{name} must start without a profile"
+
+
+def kafka_version_of_the_kraft_jars() -> str:
+    pom = KRAFT_POM.read_text()
+    return re.search(r"<artifactId>kafka_2\.13</artifactId>\s*<version>([^<]+)</version>", pom).group(1)
+
+
+def test_kraft_is_opt_in_and_runs_the_kraft_modes_kafka(services):
+    kraft = services["kafka-kraft"]
+    assert kraft["profiles"] == ["kraft"]
+    assert kraft["image"] == f"apache/kafka:{kafka_version_of_the_kraft_jars()}"
+    assert kraft["image"] == services["kafka-1"]["image"]
+    assert kraft["healthcheck"]["test"][0] == "CMD"
+
+
+def test_kraft_is_one_combined_node_reached_where_the_default_broker_is(services):
+    env = services["kafka-kraft"]["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka-kraft:9093"
+    advertised = listener_map(env["KAFKA_ADVERTISED_LISTENERS"])
+    bound = listener_map(env["KAFKA_LISTENERS"])
+    protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert "localhost:9092" in advertised.values()
+    assert published_ports(services["kafka-kraft"]) == published_ports(services["kafka"]) == {("9092", "9092")}
+    assert advertised[env["KAFKA_INTER_BROKER_LISTENER_NAME"]].startswith("kafka-kraft:")
+    assert advertised.keys() <= bound.keys() <= protocols.keys()
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] in bound.keys() - advertised.keys()
+    for listener, address in advertised.items():
+        assert address.rsplit(":", 1)[1] == bound[listener].rsplit(":", 1)[1], listener
+
+
+def test_kraft_has_the_local_kraft_brokers_settings(services):
+    wanted = {key: value for key, value in properties(KRAFT_PROPERTIES).items() if key not in PER_NODE}
+    assert {"offsets.topic.replication.factor", "group.initial.rebalance.delay.ms"} <= wanted.keys()
+    env = services["kafka-kraft"]["environment"]
+    got = {key: str(env.get("KAFKA_" + key.upper().replace(".", "_"))) for key in wanted}
+    assert got == wanted
+
+
+def test_kafka_tool_finds_both_brokers_files_and_internal_listener(services):
+    # scripts/kafka-tool.sh runs the tools inside either broker's container.
+    script = KAFKA_TOOL.read_text()
+    data = re.search(r"^DOCKER_DATA=(\S+)", script, re.M).group(1)
+    bootstrap = re.search(r"^DOCKER_BOOTSTRAP=(\S+)", script, re.M).group(1)
+    assert services["kafka-kraft"]["environment"]["KAFKA_LOG_DIRS"] == data
+    for name in ("kafka", "kafka-kraft"):
+        env = services[name]["environment"]
+        assert f"-data:{data}" in " ".join(services[name]["volumes"]), name
+        internal = listener_map(env["KAFKA_LISTENERS"])[env["KAFKA_INTER_BROKER_LISTENER_NAME"]]
+        assert internal.rsplit(":", 1)[1] == bootstrap.rsplit(":", 1)[1], name
 
 
 def properties(path: Path) -> dict[str, str]:
