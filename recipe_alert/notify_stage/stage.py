@@ -14,7 +14,7 @@ from kafka.errors import (CommitFailedError, GroupAuthorizationFailedError, Reba
                           TopicAuthorizationFailedError)
 from kafka.structs import OffsetAndMetadata
 
-from .. import tuning
+from .. import metrics, tuning
 from ..connection import Connection
 from ..consuming import batches
 from ..topics import ensure_topics
@@ -57,12 +57,26 @@ class NotifyStats:
     undelivered: Counter = field(default_factory=Counter)  # sink name -> alerts it failed
     started: float = field(default_factory=time.monotonic)
 
+    def counters(self) -> list[tuple[str, str, dict, float]]:
+        """The summary line's counts, for ``metrics``."""
+        failures = "Alerts a sink failed to deliver, by sink"
+        return [("notifier_recipes_consumed", "Parsed recipes read", {}, self.consumed),
+                ("notifier_alerts", "Alerts raised (each recipe over the threshold, once)", {},
+                 self.alerted),
+                ("notifier_repeats_suppressed", "Alerts not raised again for a recipe already alerted",
+                 {}, self.repeats_suppressed),
+                ("notifier_records_unreadable", "Records that are not JSON recipes", {},
+                 self.unreadable),
+                *((("notifier_delivery_failures", failures, {"sink": sink}, failed)
+                   for sink, failed in self.undelivered.items()))]
+
     def summary(self) -> str:
         text = (f"read {self.consumed} recipe(s), {self.alerted} alert(s), "
                 f"{self.repeats_suppressed} repeat(s) suppressed, "
                 f"{self.unreadable} unreadable record(s)")
         for sink, failed in self.undelivered.items():
-            text += f", {failed} {sink} delivery failure(s)"
+            if failed:
+                text += f", {failed} {sink} delivery failure(s)"
         return text
 
 
@@ -90,6 +104,8 @@ class Notifier:
             log.debug("already alerted: %s", key)
             return
         alert = Alert.of(recipe, settings.threshold, key, record.timestamp)
+        if record.timestamp is not None and record.timestamp >= 0:
+            metrics.ALERT_LATENCY_SECONDS.observe(max(0, alert.alerted_ms - record.timestamp) / 1000)
         stats.alerted += 1
         for sink in self.sinks:
             if not sink.record(alert):
@@ -115,12 +131,14 @@ def alert(settings: NotifySettings, stop, out: TextIO | None = None) -> NotifySt
         topics[settings.alerts_topic] = ALERTS_TOPIC_CONFIG
     ensure_topics(settings.connection, topics, settings.partitions, settings.replication_factor)
     stats = NotifyStats()
+    metrics.track(stats, metrics.ALERT_LATENCY_SECONDS)
     with contextlib.ExitStack() as cleanup:
         sinks: list[Sink] = []
 
         def add(sink: Sink) -> Sink:
             cleanup.callback(sink.close)
             sinks.append(sink)
+            stats.undelivered[sink.name] += 0  # a failure counter from the start, for metrics
             return sink
 
         add(FORMATS[settings.output_format](out or sys.stdout))

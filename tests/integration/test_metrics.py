@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -122,3 +123,39 @@ def test_the_producers_counters_are_its_summary_line(names):
     assert line.startswith(
         f"fetched {len(pages) + 1}, published {len(pages) + 1}, failed {int(failed)} "), line
     assert f"listed {len(pages) + 1}, skipped {int(skipped)} " in line
+
+
+def test_the_notifiers_counters_and_alert_latency_are_what_it_reports(names):
+    create_topic(names.parsed, 3)
+    recipes = [{"title": f"Dish {i}", "calories": 150 + 100 * i, "url": f"https://x.test/r/{i}"}
+               for i in range(4)]  # three over 200 kcal
+    producer = CONNECTION.producer()
+    for recipe in [*recipes, recipes[3]]:  # the last one a second time: suppressed
+        producer.send(names.parsed, key=recipe["url"].encode(), value=json.dumps(recipe).encode())
+    producer.send(names.parsed, key=b"junk", value=b"not json")
+    producer.flush()
+    producer.close()
+    port = free_port()
+    notifier = start_script("consumer_notification.py", "--topic", names.parsed,
+                            "--group", names.notifier_group, "--alerts-topic", names.alerts,
+                            "--timeout-ms", "4000", "--metrics-addr", str(port))
+    try:
+        wait_for(lambda: (scraped(port) or {}).get(("recipe_alert_notifier_recipes_consumed_total", ()))
+                 == 6, 60, "the notifier to read every record")
+        metrics = scrape(port)
+        stdout, stderr = notifier.communicate(timeout=60)
+    finally:
+        notifier.kill()
+    assert notifier.returncode == 0, stderr
+
+    def counter(name, **labels):
+        return int(metrics[(f"recipe_alert_notifier_{name}_total", tuple(sorted(labels.items())))])
+
+    assert done_line(stderr) == (
+        f"read {counter('recipes_consumed')} recipe(s), {counter('alerts')} alert(s), "
+        f"{counter('repeats_suppressed')} repeat(s) suppressed, "
+        f"{counter('records_unreadable')} unreadable record(s)")
+    assert (counter("alerts"), counter("repeats_suppressed"), counter("records_unreadable")) == (3, 1, 1)
+    assert stdout.count("Alert:") == 3
+    assert counter("delivery_failures", sink="text") == counter("delivery_failures", sink="alert log") == 0
+    assert metrics[("recipe_alert_alert_latency_seconds_count", ())] == 3
