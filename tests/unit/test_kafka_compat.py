@@ -8,11 +8,13 @@ import random
 import socket
 import threading
 import time
+import tracemalloc
 
 import pytest
 import zstandard
 from kafka.errors import KafkaConnectionError, KafkaError, ProducerFencedError
 from kafka.net.transport import KafkaTCPTransport
+from kafka.protocol.frame import KafkaBytes
 from kafka.producer.transaction_manager import TransactionalRequestResult
 from kafka.record.default_records import DefaultRecordBatch
 from kafka.structs import MemberState
@@ -146,6 +148,10 @@ class CountingSocket(socket.socket):
         self.reads += 1
         return super().recv(size)
 
+    def recv_into(self, buffer):
+        self.reads += 1
+        return super().recv_into(buffer)
+
 
 @pytest.fixture
 def transport_on_a_socket_pair():
@@ -166,6 +172,37 @@ def test_a_socket_read_takes_what_is_there_not_4_kb_at_a_time(transport_on_a_soc
     data, err = transport._sock_recv()
     assert (data, err) == (payload, None)
     assert transport._sock.reads <= 3  # kafka-python's own loop: 26 reads of 4 KB
+
+
+def test_reads_land_in_the_connections_own_buffer_handed_on_as_a_view(transport_on_a_socket_pair):
+    transport, theirs = transport_on_a_socket_pair
+    first, burst = random.randbytes(1000), random.randbytes(kafka_compat.READ_BYTES + 50_000)
+    theirs.sendall(first)
+    data, _ = transport._sock_recv()
+    assert isinstance(data, memoryview) and data == first  # kafka-python's own: new bytes, joined
+    buffer = data.obj
+    theirs.sendall(first)
+    again, _ = transport._sock_recv()
+    assert again == first and again.obj is buffer, "the same buffer, read after read"
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2**21)  # room for the whole burst
+    theirs.sendall(burst)
+    more, _ = transport._sock_recv()
+    assert more == burst and len(more.obj) > len(buffer), "one read, into a larger buffer"
+
+
+def test_a_response_field_is_copied_out_of_its_frame_once():
+    size = 4 * 2**20
+    frame = KafkaBytes(size)
+    frame.write(random.randbytes(size))
+    frame.seek(0)
+    tracemalloc.start()
+    try:
+        field = frame.read(size)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(field) == size
+    assert peak < 1.2 * size  # kafka-python's own: a slice, then bytes of it, 2x
 
 
 def test_a_socket_closed_by_its_peer_is_reported_after_its_last_bytes(transport_on_a_socket_pair):
