@@ -705,8 +705,13 @@ take_lock() {
 }
 
 up_docker() {
-    log "Docker is available: starting docker-compose.yml"
-    docker compose -f "$COMPOSE_FILE" up -d --wait
+    if [[ $MODE == kraft ]]; then # the kraft profile's one service: the default pair holds 9092
+        log "Docker is available: starting docker-compose.yml's kafka-kraft (KAFKA_MODE=kraft)"
+        docker compose -f "$COMPOSE_FILE" --profile kraft up -d --wait kafka-kraft
+    else
+        log "Docker is available: starting docker-compose.yml"
+        docker compose -f "$COMPOSE_FILE" up -d --wait
+    fi
     wait_until_answering docker
     log "Kafka answers on localhost:$KAFKA_PORT (docker compose)"
 }
@@ -796,7 +801,7 @@ cmd_down() {
     take_lock
     if ((CLUSTER_ONLY)); then down_beside "$CLUSTER" "the 3-node cluster"; return; fi
     if ((SECURE_ONLY)); then down_beside "$SECURE" "the secure broker"; return; fi
-    if docker_available; then docker compose -f "$COMPOSE_FILE" down; fi
+    if docker_available; then docker compose -f "$COMPOSE_FILE" --profile kraft down; fi
     for mode in "${MODES[@]}" "$SECURE" "$CLUSTER"; do # all of them, so that CI's cleanup leaves nothing
         if mode_alive "$mode"; then
             stop_mode "$mode"

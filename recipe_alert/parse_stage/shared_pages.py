@@ -18,10 +18,10 @@ from multiprocessing import resource_tracker, shared_memory
 
 from ..kafka_compat import RecordBatch
 
-# Two batches in hand take about 16 MB of compressed pages (a poll drains
-# one fetch of ParseSettings' 4 x 2 MB). Every byte of the ring ends up in
-# the main process's RSS and the worker's.
-SIZE = 24 * 2**20
+# Two batches in hand, about 7 MB of compressed pages each (a poll drains one
+# fetch of ParseSettings' 4 x 2 MB); a third waits for room or takes the pipe.
+# Every byte of the ring ends up in the main process's RSS and the worker's.
+SIZE = 16 * 2**20
 
 
 @dataclass(frozen=True)
