@@ -23,6 +23,14 @@ from . import ROOT
 
 FIXTURE_PAGES = ROOT / "tests" / "fixtures" / "pages"
 
+
+def fixture_counts() -> tuple[int, int]:
+    """(pages, recipes) in FIXTURE_PAGES: a page whose golden record is an error is no recipe."""
+    pages = sorted(FIXTURE_PAGES.glob("*.html"))
+    recipes = sum("error" not in json.loads(p.with_suffix(".json").read_text(encoding="utf-8"))
+                  for p in pages)
+    return len(pages), recipes
+
 # Fixtures that make sense as the core of a big page (UTF-8, one recipe each).
 LAYOUTS = (
     "legacy-2018",

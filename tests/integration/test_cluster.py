@@ -20,10 +20,11 @@ from recipe_alert.cli import StopSignal
 from testkit import chaos
 from testkit import cluster as nodes
 from testkit.broker import CONNECTION, absent, create_topic, read_topic, run_script, wait_for
+from testkit.pages import fixture_counts
 from testkit.processes import Script
 
 PAGES = "tests/fixtures/pages"
-PAGE_COUNT = 25
+PAGE_COUNT, _ = fixture_counts()
 ATTEMPTS = 20  # fresh admin clients right after the kill, within the 3 s the metadata lags
 
 
