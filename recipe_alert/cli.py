@@ -74,7 +74,7 @@ def make_parser(prog: str, description: str, epilog: str = "") -> argparse.Argum
     parser.add_argument("--metrics-addr", metavar="[HOST:]PORT",
                         help="serve Prometheus metrics on http://HOST:PORT/metrics: the counters "
                              "of the summary line, consumer lag, timings (HOST defaults to "
-                             "127.0.0.1; default: off)")
+                             "127.0.0.1; PORT 0 picks a free port and logs it; default: off)")
     return parser
 
 

@@ -95,10 +95,10 @@ def record_lag(consumer) -> None:
 
 
 def serve(address: str) -> tuple[str, int]:
-    """Serve the metrics on ``[HOST:]PORT`` (loopback by default); the address served."""
+    """Serve the metrics on ``[HOST:]PORT`` (loopback by default; port 0: any free one); the address served."""
     host, _, port = address.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
-    if not (port.isdigit() and 0 < int(port) < 65536):
+    if not (port.isdigit() and int(port) < 65536):
         raise ConfigError(f"--metrics-addr {address!r}: give [HOST:]PORT, e.g. 9400 or 0.0.0.0:9400")
     try:
         server, _ = start_http_server(int(port), addr=host)

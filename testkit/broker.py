@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -184,3 +185,23 @@ def wait_for_group(group: str, members: int, timeout_s: float = 60) -> None:
     with CONNECTION.admin() as admin:
         wait_for(lambda: group_state(admin, group) == ("Stable", members), timeout_s,
                  f"group {group} to have {members} stable members")
+
+
+def committed(group: str, topic: str) -> int:
+    """Records of ``topic`` whose processing ``group`` has committed."""
+    with CONNECTION.admin() as admin:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+
+
+def stop_once_committed(procs: list[subprocess.Popen], group: str, topic: str, records: int,
+                        timeout_s: float = 120) -> list[tuple[str, str]]:
+    """SIGTERM ``procs`` once ``group`` has committed ``records`` of ``topic``; their (stdout, stderr).
+
+    Rather than an idle timeout, which could take one member out of the group
+    early and hand its partitions to another.
+    """
+    wait_for(lambda: committed(group, topic) >= records, timeout_s, f"{group} to commit {records} records")
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    return [proc.communicate(timeout=timeout_s) for proc in procs]

@@ -32,7 +32,7 @@ from recipe_alert.connection import MAX_RECORD_BYTES, PAGE_COMPRESSION
 from recipe_alert.urls import normalize_url
 
 from . import ROOT
-from .broker import CONNECTION, Names, create_topic, header, scan, wait_for
+from .broker import CONNECTION, Names, committed, create_topic, header, scan, wait_for
 from .pages import LAYOUTS, make_page
 from .processes import Script
 
@@ -146,13 +146,6 @@ def stage_settings(names: Names, **overrides) -> parse_stage.ParseSettings:
 
 
 # -- progress ------------------------------------------------------------------
-
-def committed(group: str, topic: str) -> int:
-    """Records of ``topic`` whose processing ``group`` has committed."""
-    with CONNECTION.admin() as admin:
-        offsets = admin.list_group_offsets(group).get(group, {})
-    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
-
 
 def end_offsets(topic: str) -> dict[int, tuple[int, int]]:
     """Partition -> (first, end) offsets of ``topic``."""

@@ -5,14 +5,12 @@ The issue's case: one notifier posts to a webhook above 500 kcal, another prints
 """
 
 import json
-import signal
 
 from recipe_alert.notify_stage.alert_log import ALERTS_TOPIC_CONFIG
 from recipe_alert.notify_stage.alerts import Alert
 from recipe_alert.urls import normalize_url
 from testkit.broker import (CONNECTION, create_topic, read_topic, run_script, start_script,
-                            wait_for, wait_for_group)
-from testkit.chaos import committed
+                            stop_once_committed, wait_for_group)
 from testkit.httpserver import LocalHTTPServer
 
 # Per serving: two over 500 (both subscribers), two between 200 and 500 (the printer only).
@@ -84,7 +82,6 @@ def test_two_instances_in_each_of_two_groups_alert_each_recipe_once_per_group(na
     batch = [{"title": f"Dish {i}", "calories": 300 + i, "url": f"https://www.allrecipes.com/recipe/{i}/d/"}
              for i in range(30)]
     create_topic(names.parsed, 4)
-    # No idle timeout: one instance timing out would hand its partitions to the other.
     procs = {group: [start_script("consumer_notification.py", "--topic", names.parsed,
                                   "--alerts-topic", names.alerts, "--group", group)
                      for _ in range(2)] for group in groups}
@@ -92,14 +89,9 @@ def test_two_instances_in_each_of_two_groups_alert_each_recipe_once_per_group(na
         wait_for_group(group, members=2)
     publish(names.parsed, batch)
     publish(names.parsed, batch)  # every recipe twice
-    for group in groups:
-        wait_for(lambda: committed(group, names.parsed) == 2 * len(batch), 120,
-                 f"{group} to commit every record")
     expected = sorted(f"Alert: Dish {i} calories count is {300 + i}" for i in range(30))
     for group, instances in procs.items():
-        for p in instances:
-            p.send_signal(signal.SIGTERM)
-        outputs = [p.communicate(timeout=120) for p in instances]
+        outputs = stop_once_committed(instances, group, names.parsed, 2 * len(batch))
         assert [p.returncode for p in instances] == [0, 0], [err for _, err in outputs]
         assert sorted(line for out, _ in outputs for line in out.splitlines()) == expected, group
         assert all(out for out, _ in outputs), f"both instances of {group} should have had partitions"

@@ -2,7 +2,8 @@
 
 import json
 
-from testkit.broker import CONNECTION, create_topic, run_script, start_script, wait_for, wait_for_group
+from testkit.broker import (CONNECTION, create_topic, run_script, start_script, stop_once_committed,
+                            wait_for, wait_for_group)
 from testkit.httpserver import LocalHTTPServer
 
 
@@ -63,12 +64,12 @@ def test_two_notifiers_in_one_group_never_alert_twice(names):
     batch = recipes(60)
     create_topic(names.parsed, 4)
     procs = [start_script("consumer_notification.py", "--topic", names.parsed,
-                          "--alerts-topic", names.alerts, "--group", names.notifier_group,
-                          "--timeout-ms", "4000") for _ in range(2)]
+                          "--alerts-topic", names.alerts, "--group", names.notifier_group)
+             for _ in range(2)]
     wait_for_group(names.notifier_group, members=2)
     publish(names.parsed, batch)
     publish(names.parsed, batch)  # every recipe twice
-    outputs = [p.communicate(timeout=120) for p in procs]
+    outputs = stop_once_committed(procs, names.notifier_group, names.parsed, 2 * len(batch))
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
     lines = [line for out, _ in outputs for line in out.splitlines()]
     assert sorted(lines) == sorted(f"Alert: Dish {i} calories count is {300 + i}" for i in range(60))

@@ -4,43 +4,59 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from testkit.broker import CONNECTION, create_topic, start_script, wait_for
+from testkit.broker import CONNECTION, create_topic, wait_for
 from testkit.httpserver import LocalHTTPServer
+from testkit.processes import Script
 from tests.integration.test_pipeline import NOT_A_RECIPE, SITE, listing, sample_pages
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Metered:
+    """A script started with ``--metrics-addr 0``, and the port it logged that it serves on."""
 
+    def __init__(self, log_dir, script: str, *args: str):
+        self.script = Script.start(script, *args, "--metrics-addr", "0", log_dir=log_dir)
+        self.port = None
+        self.until(lambda _: self.port is not None, "it to serve metrics")
 
-def scrape(port: int) -> dict[tuple, float]:
-    """(sample name, sorted labels) -> value, from the script's endpoint."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    def scrape(self) -> dict[tuple, float]:
+        """(sample name, sorted labels) -> value, from the script's endpoint."""
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
+        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(text) for sample in family.samples}
 
+    def until(self, condition, what: str, timeout_s: float = 60) -> None:
+        """Until ``condition(scrape)`` holds; fails at once, with its log, if the script exits."""
+        def check() -> bool:
+            if self.port is None:
+                served = re.search(r"metrics on http://\S+:(\d+)/metrics", self.script.stderr)
+                self.port = served and int(served[1])
+            if not self.script.running():
+                raise AssertionError(f"{self.script.name} exited ({self.script.proc.returncode}) "
+                                     f"while waiting for {what}:\n{self.script.tail()}")
+            return self.port is not None and condition(self.scrape())
 
-def scraped(port: int):
-    """A scrape, or None while the script does not serve yet."""
-    try:
-        return scrape(port)
-    except OSError:
-        return None
+        try:
+            wait_for(check, timeout_s, what)
+        except TimeoutError as exc:
+            self.script.kill()
+            raise AssertionError(f"{exc}; its log:\n{self.script.tail()}") from None
+
+    def finish(self) -> tuple[int, str, str]:
+        """Its exit code, stdout and stderr, once it exits."""
+        code = self.script.finish(60)
+        return code, self.script.stdout, self.script.stderr
 
 
 def done_line(stderr: str) -> str:
     return re.findall(r"done: (.*)", stderr)[-1]
 
 
-def test_the_parse_stages_counters_lag_and_timings_are_what_it_reports(names):
+def test_the_parse_stages_counters_lag_and_timings_are_what_it_reports(names, tmp_path):
     pages = list(sample_pages().values())
     create_topic(names.raw, 2)
     producer = CONNECTION.producer()
@@ -48,21 +64,16 @@ def test_the_parse_stages_counters_lag_and_timings_are_what_it_reports(names):
         producer.send(names.raw, key=f"page-{i}".encode(), value=page)
     producer.flush()
     producer.close()
-    port = free_port()
-    stage = start_script("producer_consumer_parse_recipes.py", "--input-topic", names.raw,
-                         "--output-topic", names.parsed, "--dead-letter-topic", names.dead,
-                         "--group", names.parser_group, "--timeout-ms", "4000",
-                         "--metrics-addr", str(port))
-    try:
-        total = len(pages) + 1
-        # While it waits out its idle timeout, everything is counted.
-        wait_for(lambda: (scraped(port) or {}).get(("recipe_alert_parser_pages_consumed_total", ()))
-                 == total, 60, "the parse stage to count every page")
-        metrics = scrape(port)
-        stderr = stage.communicate(timeout=60)[1]
-    finally:
-        stage.kill()
-    assert stage.returncode == 0, stderr
+    stage = Metered(tmp_path, "producer_consumer_parse_recipes.py", "--input-topic", names.raw,
+                    "--output-topic", names.parsed, "--dead-letter-topic", names.dead,
+                    "--group", names.parser_group, "--timeout-ms", "4000")
+    total = len(pages) + 1
+    # While it waits out its idle timeout, everything is counted.
+    stage.until(lambda m: m.get(("recipe_alert_parser_pages_consumed_total", ())) == total,
+                "the parse stage to count every page")
+    metrics = stage.scrape()
+    code, _, stderr = stage.finish()
+    assert code == 0, stderr
 
     def counter(name, **labels):
         return int(metrics[(f"recipe_alert_parser_{name}_total", tuple(sorted(labels.items())))])
@@ -81,7 +92,7 @@ def test_the_parse_stages_counters_lag_and_timings_are_what_it_reports(names):
     assert lag == {(("partition", str(p)), ("topic", names.raw)): 0 for p in (0, 1)}
 
 
-def test_the_producers_counters_are_its_summary_line(names):
+def test_the_producers_counters_are_its_summary_line(names, tmp_path):
     pages = sample_pages()
     last = "/recipe/901/spring-salads/"
     gate = threading.Event()
@@ -90,30 +101,28 @@ def test_the_producers_counters_are_its_summary_line(names):
         gate.wait(60)
         return 200, {}, NOT_A_RECIPE
 
-    port = free_port()
     with LocalHTTPServer(directory=SITE) as server:
         server.route("/recipes/1/test-salads/", (200, {}, listing([*pages, last])))
         for path, body in pages.items():
             server.route(path, (200, {}, body))
         server.route(last, held_back)
-        producer = start_script("producer_raw_recipes.py", "--topic", names.raw,
-                                "--category-url", server.url("/recipes/1/test-salads/"),
-                                "--delay", "0", "--metrics-addr", str(port))
         try:
+            producer = Metered(tmp_path, "producer_raw_recipes.py", "--topic", names.raw,
+                               "--category-url", server.url("/recipes/1/test-salads/"), "--delay", "0")
+
             def counter(metrics, name, **labels):
                 return metrics.get((f"recipe_alert_producer_{name}_total",
                                     tuple(sorted(labels.items()))))
 
             # Held at the last page: every other page is fetched and acknowledged.
-            wait_for(lambda: counter(scraped(port) or {}, "pages_published") == len(pages), 60,
-                     "the producer to publish all but the page held back")
-            metrics = scrape(port)
+            producer.until(lambda m: counter(m, "pages_published") == len(pages),
+                           "the producer to publish all but the page held back")
+            metrics = producer.scrape()
             gate.set()
-            stderr = producer.communicate(timeout=60)[1]
+            code, _, stderr = producer.finish()
         finally:
             gate.set()
-            producer.kill()
-    assert producer.returncode == 0, stderr
+    assert code == 0, stderr
     assert (counter(metrics, "pages_listed"), counter(metrics, "pages_fetched")) == \
         (len(pages) + 1, len(pages))
     failed = sum(counter(metrics, "pages_failed", reason=r) for r in ("blocked", "fetch", "kafka"))
@@ -125,7 +134,7 @@ def test_the_producers_counters_are_its_summary_line(names):
     assert f"listed {len(pages) + 1}, skipped {int(skipped)} " in line
 
 
-def test_the_notifiers_counters_and_alert_latency_are_what_it_reports(names):
+def test_the_notifiers_counters_and_alert_latency_are_what_it_reports(names, tmp_path):
     create_topic(names.parsed, 3)
     recipes = [{"title": f"Dish {i}", "calories": 150 + 100 * i, "url": f"https://x.test/r/{i}"}
                for i in range(4)]  # three over 200 kcal
@@ -135,18 +144,14 @@ def test_the_notifiers_counters_and_alert_latency_are_what_it_reports(names):
     producer.send(names.parsed, key=b"junk", value=b"not json")
     producer.flush()
     producer.close()
-    port = free_port()
-    notifier = start_script("consumer_notification.py", "--topic", names.parsed,
-                            "--group", names.notifier_group, "--alerts-topic", names.alerts,
-                            "--timeout-ms", "4000", "--metrics-addr", str(port))
-    try:
-        wait_for(lambda: (scraped(port) or {}).get(("recipe_alert_notifier_recipes_consumed_total", ()))
-                 == 6, 60, "the notifier to read every record")
-        metrics = scrape(port)
-        stdout, stderr = notifier.communicate(timeout=60)
-    finally:
-        notifier.kill()
-    assert notifier.returncode == 0, stderr
+    notifier = Metered(tmp_path, "consumer_notification.py", "--topic", names.parsed,
+                       "--group", names.notifier_group, "--alerts-topic", names.alerts,
+                       "--timeout-ms", "4000")
+    notifier.until(lambda m: m.get(("recipe_alert_notifier_recipes_consumed_total", ())) == 6,
+                   "the notifier to read every record")
+    metrics = notifier.scrape()
+    code, stdout, stderr = notifier.finish()
+    assert code == 0, stderr
 
     def counter(name, **labels):
         return int(metrics[(f"recipe_alert_notifier_{name}_total", tuple(sorted(labels.items())))])
